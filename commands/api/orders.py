@@ -1,0 +1,57 @@
+"""Order command endpoints: customers order and pay for themselves; staff may act for anyone."""
+
+from rest_framework import serializers, status
+
+from commands.api.base import CommandView, VersionedInput
+from commands.commands import (
+    MAX_ORDER_LINES,
+    MAX_QUANTITY,
+    CancelOrder,
+    OrderLineRequest,
+    PayOrder,
+    PlaceOrder,
+    ShipOrder,
+)
+
+
+class PlaceOrderView(CommandView):
+    success_status = status.HTTP_201_CREATED
+
+    class InputSerializer(serializers.Serializer):
+        class LineInput(serializers.Serializer):
+            product_id = serializers.UUIDField()
+            quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+        customer_id = serializers.UUIDField(
+            required=False, help_text="Staff only: the customer to order for. Defaults to yourself."
+        )
+        lines = serializers.ListField(child=LineInput(), min_length=1, max_length=MAX_ORDER_LINES)
+
+    def build_command(self, data):
+        return PlaceOrder(
+            customer_id=data.get("customer_id"),
+            lines=tuple(OrderLineRequest(**line) for line in data["lines"]),
+            correlation_id=self.correlation_id(),
+        )
+
+
+class PayOrderView(CommandView):
+    InputSerializer = VersionedInput
+
+    def build_command(self, data, order_id):
+        return PayOrder(order_id=order_id, **data, correlation_id=self.correlation_id())
+
+
+class ShipOrderView(CommandView):
+    InputSerializer = VersionedInput
+
+    def build_command(self, data, order_id):
+        return ShipOrder(order_id=order_id, **data, correlation_id=self.correlation_id())
+
+
+class CancelOrderView(CommandView):
+    class InputSerializer(VersionedInput):
+        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def build_command(self, data, order_id):
+        return CancelOrder(order_id=order_id, **data, correlation_id=self.correlation_id())

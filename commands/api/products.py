@@ -1,0 +1,48 @@
+"""Catalog command endpoints (staff and catalog managers)."""
+
+from decimal import Decimal
+
+from rest_framework import serializers, status
+
+from commands.api.base import CommandView, VersionedInput
+from commands.commands import ChangePrice, DiscontinueProduct, RegisterProduct, RestockProduct
+
+PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
+
+
+class RegisterProductView(CommandView):
+    success_status = status.HTTP_201_CREATED
+
+    class InputSerializer(serializers.Serializer):
+        sku = serializers.CharField(max_length=64)
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        category = serializers.CharField(max_length=100)
+        price = serializers.DecimalField(**PRICE)
+        stock = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
+
+    def build_command(self, data):
+        return RegisterProduct(**data, correlation_id=self.correlation_id())
+
+
+class ChangePriceView(CommandView):
+    class InputSerializer(VersionedInput):
+        new_price = serializers.DecimalField(**PRICE)
+
+    def build_command(self, data, product_id):
+        return ChangePrice(product_id=product_id, **data, correlation_id=self.correlation_id())
+
+
+class RestockProductView(CommandView):
+    class InputSerializer(VersionedInput):
+        quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+
+    def build_command(self, data, product_id):
+        return RestockProduct(product_id=product_id, **data, correlation_id=self.correlation_id())
+
+
+class DiscontinueProductView(CommandView):
+    InputSerializer = VersionedInput
+
+    def build_command(self, data, product_id):
+        return DiscontinueProduct(product_id=product_id, **data, correlation_id=self.correlation_id())

@@ -1,0 +1,153 @@
+"""The event log: `append` is the only code that writes it, `read_events` the only way to follow it.
+
+Gap-free reading on PostgreSQL
+------------------------------
+Positions come from a sequence, which hands out numbers when rows are inserted,
+not when transactions commit. Two concurrent appenders could take positions 10
+and 11, and 11 could commit first: a reader that saw 11 and moved its
+checkpoint past it would never see 10. So appends are serialised with a
+transaction-scoped advisory lock taken just before the insert. A transaction
+draws its positions only while it holds the lock, and PostgreSQL makes a
+commit visible before it releases the transaction's locks, so every position
+a reader can see was committed after every lower position was committed or
+rolled back. `read_events(after, limit)` is then a plain range scan, and no
+later call can return a position at or below one already returned.
+
+The cost: appends of all streams queue on one lock from the insert to the
+commit, so handlers append last, just before their transaction commits.
+SQLite needs no lock: it allows a single writer at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from django.db import connections, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from commands.errors import VersionConflict
+from commands.events import DomainEvent, decode_event
+from commands.models import StoredEvent
+from commands.signals import events_recorded
+
+EVENT_LOG_DATABASE = "default"
+
+# Any constant will do; it only has to be the same for every appender.
+APPEND_LOCK_KEY = 0x5E0F_0123
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: int
+    stream_id: uuid.UUID
+    version: int
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+    schema_version: int = 1
+
+    @cached_property
+    def event(self) -> DomainEvent:
+        """The typed domain event."""
+        return decode_event(self.type, self.data, self.schema_version)
+
+
+def append(
+    stream_id: uuid.UUID,
+    events: Sequence[DomainEvent],
+    *,
+    expected_version: int,
+    metadata: dict[str, Any],
+) -> list[RecordedEvent]:
+    """Append `events` to a stream that is at `expected_version`, inside the caller's transaction.
+
+    Raises VersionConflict if another transaction appended to the stream first.
+    `events_recorded` is sent with the recorded events once the transaction commits.
+    """
+    connection = connections[EVENT_LOG_DATABASE]
+    if not connection.in_atomic_block:
+        raise RuntimeError("append() must run inside the command's transaction")
+    _serialise_appends(connection)
+    now = timezone.now()
+    rows = [
+        StoredEvent(
+            stream_id=stream_id,
+            version=expected_version + offset,
+            type=event.type_name(),
+            schema_version=event.schema_version,
+            data=event.to_data(),
+            metadata=metadata,
+            recorded_at=now,
+        )
+        for offset, event in enumerate(events, start=1)
+    ]
+    _check_stream_version(stream_id, expected_version)
+    StoredEvent.objects.using(EVENT_LOG_DATABASE).bulk_create(rows)
+    recorded = [_recorded(row) for row in rows]
+    transaction.on_commit(
+        lambda: events_recorded.send(sender=RecordedEvent, events=recorded), using=EVENT_LOG_DATABASE
+    )
+    return recorded
+
+
+def _serialise_appends(connection) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
+
+
+def _check_stream_version(stream_id: uuid.UUID, expected_version: int) -> None:
+    # Holding the append lock, nobody else can extend the stream until we commit,
+    # so this check cannot race; the unique (stream_id, version) constraint backs it.
+    current = (
+        StoredEvent.objects.using(EVENT_LOG_DATABASE)
+        .filter(stream_id=stream_id)
+        .aggregate(version=Max("version"))["version"]
+        or 0
+    )
+    if current != expected_version:
+        raise VersionConflict(
+            f"Stream {stream_id} is at version {current}, not {expected_version}.",
+            extra={"current_version": current},
+        )
+
+
+def read_events(after_position: int, limit: int) -> list[RecordedEvent]:
+    """Return up to `limit` committed events after `after_position`, oldest first."""
+    rows = (
+        StoredEvent.objects.using(EVENT_LOG_DATABASE)
+        .filter(position__gt=after_position)
+        .order_by("position")[:limit]
+    )
+    return [_recorded(row) for row in rows]
+
+
+def read_stream(stream_id: uuid.UUID) -> list[RecordedEvent]:
+    """Return every event of one aggregate's stream, oldest first."""
+    rows = StoredEvent.objects.using(EVENT_LOG_DATABASE).filter(stream_id=stream_id).order_by("version")
+    return [_recorded(row) for row in rows]
+
+
+def head_position() -> int:
+    """Return the position of the newest committed event, or 0 for an empty log."""
+    return StoredEvent.objects.using(EVENT_LOG_DATABASE).aggregate(head=Max("position"))["head"] or 0
+
+
+def _recorded(row: StoredEvent) -> RecordedEvent:
+    return RecordedEvent(
+        position=row.position,
+        stream_id=row.stream_id,
+        version=row.version,
+        type=row.type,
+        data=row.data,
+        metadata=row.metadata,
+        recorded_at=row.recorded_at,
+        schema_version=row.schema_version,
+    )

@@ -1,0 +1,36 @@
+"""The one place errors become HTTP responses.
+
+Every error body has the same shape: {"code": ..., "detail": ...}, plus
+"errors" (field -> messages) for invalid input and whatever facts the domain
+error carries (e.g. "current_version" on a version conflict).
+"""
+
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from commands.errors import DomainError, InvalidCommand
+
+
+def exception_handler(exc, context):
+    """Turn domain errors and DRF's own errors into the common error body."""
+    if isinstance(exc, InvalidCommand):
+        return Response({"code": exc.code, "detail": exc.message, "errors": exc.errors}, status=exc.status)
+    if isinstance(exc, DomainError):
+        return Response({"code": exc.code, "detail": exc.message, **exc.extra}, status=exc.status)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = (
+            exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
+        )
+        response.data = {"code": "invalid", "detail": "The input is invalid.", "errors": errors}
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        response.data = {
+            "code": codes if isinstance(codes, str) else exc.default_code,
+            "detail": exc.detail,
+        }
+    return response

@@ -1,0 +1,198 @@
+"""Settings, read from the environment (every variable is listed in the README).
+
+With nothing set this is the embedded default: SQLite files under var/, Celery
+tasks run in-process, a local-memory cache and console e-mail, so `make run`
+works on a bare machine. DATABASE_URL, READ_DATABASE_URL, READ_REPLICA_URLS and
+REDIS_URL move it onto PostgreSQL, replicas, Redis and real Celery workers.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=True)
+if DEBUG:
+    SECRET_KEY = env("SECRET_KEY", default="insecure-development-key-never-use-in-production-0123456789")
+else:
+    try:
+        SECRET_KEY = env("SECRET_KEY")
+    except ImproperlyConfigured as missing:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.") from missing
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "commands",
+    "projections",
+    "queries",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RequestSizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.routers.PinReplicaMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases -------------------------------------------------------------
+# `default` holds the write model, the event log and auth; `read` is the read
+# primary; `read_replica_N` are its streaming replicas (mirrors of `read` in tests).
+
+
+def _database(variable: str, sqlite_file: str) -> dict:
+    config = env.db_url(variable, default=f"sqlite:///{VAR_DIR / sqlite_file}")
+    config.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+    config["CONN_HEALTH_CHECKS"] = True
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the API read while a projector writes; the busy timeout makes
+        # the second writer wait instead of failing at once.
+        # IMMEDIATE takes the write lock when a transaction starts, so a
+        # read-then-write (stock check, version check) cannot be overtaken.
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        }
+    return config
+
+
+DATABASES = {
+    "default": _database("DATABASE_URL", "write.sqlite3"),
+    "read": _database("READ_DATABASE_URL", "read.sqlite3"),
+}
+for number, url in enumerate(env.list("READ_REPLICA_URLS", default=[]), start=1):
+    replica = environ.Env.db_url_config(url)
+    replica["CONN_HEALTH_CHECKS"] = True
+    replica["TEST"] = {"MIRROR": "read"}
+    DATABASES[f"read_replica_{number}"] = replica
+
+if any(db["ENGINE"].endswith("sqlite3") for db in DATABASES.values()):
+    VAR_DIR.mkdir(exist_ok=True)
+
+DATABASE_ROUTERS = ["config.routers.ReadWriteRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+EMBEDDED = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+
+# --- Cache, Celery, e-mail ------------------------------------------------
+REDIS_URL = env("REDIS_URL", default="")
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Shopfront <shop@localhost>")
+
+# --- API -------------------------------------------------------------------
+# The largest request body the API reads; larger ones answer 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=256 * 1024)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Shopfront CQRS API",
+    "DESCRIPTION": "Commands on /api/commands/, queries on /api/queries/.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Security (check --deploy is clean with DEBUG off) ---------------------
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+LOGIN_URL = "/admin/login/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}

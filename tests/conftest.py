@@ -1,0 +1,89 @@
+import os
+
+import pytest
+from django.db import connections
+from rest_framework.test import APIClient
+
+from tests.factories import CatalogManagerFactory, CustomerFactory, StaffFactory, UserFactory
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip PostgreSQL-only tests on SQLite, with the reason; in CI (REQUIRE_POSTGRES=1) fail instead."""
+    on_postgres = connections["default"].vendor == "postgresql"
+    if on_postgres:
+        return
+    if os.environ.get("REQUIRE_POSTGRES") == "1":
+        raise pytest.UsageError("REQUIRE_POSTGRES=1 but DATABASE_URL does not point at PostgreSQL")
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL: set DATABASE_URL and READ_DATABASE_URL (see README) to run it"
+    )
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def staff_user(db):
+    return StaffFactory()
+
+
+@pytest.fixture
+def catalog_manager(db):
+    return CatalogManagerFactory()
+
+
+@pytest.fixture
+def customer(db):
+    return CustomerFactory()
+
+
+@pytest.fixture
+def other_customer(db):
+    return CustomerFactory()
+
+
+@pytest.fixture
+def plain_user(db):
+    """A signed-in user who has not registered as a customer."""
+    return UserFactory()
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def anonymous_client():
+    return APIClient()
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    return _client_for(staff_user)
+
+
+@pytest.fixture
+def catalog_manager_client(catalog_manager):
+    return _client_for(catalog_manager)
+
+
+@pytest.fixture
+def customer_client(customer):
+    return _client_for(customer.user)
+
+
+@pytest.fixture
+def other_customer_client(other_customer):
+    return _client_for(other_customer.user)
+
+
+@pytest.fixture
+def plain_user_client(plain_user):
+    return _client_for(plain_user)
