@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -132,6 +133,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+CELERY_TASK_DEFAULT_QUEUE = "projections"
+CELERY_BEAT_SCHEDULE = {
+    "catch-up-everything": {
+        "task": "projections.tasks.catch_up_everything",
+        "schedule": env.float("PROJECTION_SAFETY_NET_SECONDS", default=5.0),
+    },
+}
+
+# --- Projections -----------------------------------------------------------
+PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
+# Attempts at a failing event before its projection is marked failed (at least 2,
+# so the last attempt runs one event at a time and names the event).
+PROJECTION_MAX_ATTEMPTS = max(2, env.int("PROJECTION_MAX_ATTEMPTS", default=3))
+
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -151,7 +166,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.QualifiedNameAutoSchema",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -1,0 +1,155 @@
+"""What a projection is, and the registry of them all.
+
+A projection owns one read model. Each handler names its event type and the
+rows (primary keys) the event touches; the runner loads those rows for a whole
+batch in one query, lets the handlers change them in memory, event by event,
+and writes them back with one bulk upsert. Handlers never query or save.
+
+Subscribers (e-mail, cache) follow the same log with their own checkpoints
+but cause side effects instead of building read models, so rebuilds never
+replay them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.db import models
+
+from commands.eventlog import RecordedEvent
+from commands.events import DomainEvent
+from config.routers import READ_PRIMARY
+
+
+class HandlerFailed(Exception):
+    """A handler raised on the event at `position`."""
+
+    def __init__(self, position: int, event_type: str):
+        super().__init__(f"handler for {event_type} failed on event #{position}")
+        self.position = position
+
+
+@dataclass(frozen=True)
+class Handler:
+    event_type: type[DomainEvent]
+    rows: Callable[[Any, RecordedEvent], Iterable[Any]]
+    apply: Callable
+
+
+def handles(event_type: type[DomainEvent], *, rows: Callable[[Any, RecordedEvent], Iterable[Any]]):
+    """Mark a method as the handler of `event_type`; `rows(event, recorded)` gives the keys it touches."""
+
+    def mark(method):
+        method.handles = (event_type, rows)
+        return method
+
+    return mark
+
+
+class Projection:
+    name: ClassVar[str]
+    model: ClassVar[type[models.Model]]
+    queue: ClassVar[str] = "projections"
+    replayable: ClassVar[bool] = True  # rebuilt from the log; subscribers are not
+    handlers: ClassVar[dict[str, Handler]]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.handlers = {}
+        for attribute in vars(cls).values():
+            if hasattr(attribute, "handles"):
+                event_type, rows = attribute.handles
+                cls.handlers[event_type.type_name()] = Handler(event_type, rows, attribute)
+
+    @property
+    def event_types(self) -> list[str]:
+        return sorted(self.handlers)
+
+    def new_row(self, model: type[models.Model], key) -> models.Model:
+        """Return a fresh row for `key`; handlers fill in the rest."""
+        return model(pk=key)
+
+    def handle(self, batch: list[RecordedEvent]) -> None:
+        """Apply `batch` to the read model, inside the caller's transaction on `read`."""
+        self.apply(batch, self.model)
+
+    def after_commit(self, handled: None) -> None:
+        """Projections have no side effects."""
+
+    def apply(self, batch: list[RecordedEvent], model: type[models.Model]) -> None:
+        """Apply `batch`, oldest first, to the rows of `model` (the read model or a scratch copy)."""
+        relevant = [
+            (recorded, self.handlers[recorded.type]) for recorded in batch if recorded.type in self.handlers
+        ]
+        if not relevant:
+            return
+        keys = {key for recorded, handler in relevant for key in handler.rows(recorded.event, recorded)}
+        rows = model._default_manager.db_manager(READ_PRIMARY).in_bulk(list(keys))
+        for recorded, handler in relevant:
+            for key in handler.rows(recorded.event, recorded):
+                if key not in rows:
+                    rows[key] = self.new_row(model, key)
+            try:
+                handler.apply(self, rows, recorded.event, recorded)
+            except Exception as error:
+                raise HandlerFailed(recorded.position, recorded.type) from error
+        self.write(model, list(rows.values()))
+
+    def write(self, model: type[models.Model], rows: list[models.Model]) -> None:
+        """Upsert `rows` in one statement."""
+        updated = [
+            field.name for field in model._meta.concrete_fields if field.editable and not field.primary_key
+        ]
+        model._default_manager.db_manager(READ_PRIMARY).bulk_create(
+            rows, update_conflicts=True, unique_fields=[model._meta.pk.name], update_fields=updated
+        )
+
+
+class Subscriber:
+    """Follows the log for side effects.
+
+    `handle(batch)` runs in the checkpoint's transaction and returns what it
+    owes; `after_commit(handled)` carries that out once the transaction has
+    committed. Instances are shared, so neither keeps state on `self`.
+    """
+
+    name: ClassVar[str]
+    queue: ClassVar[str]
+    replayable: ClassVar[bool] = False
+    event_types: ClassVar[list[str]]
+
+    def handle(self, batch: list[RecordedEvent]) -> Any:
+        """Record what the batch owes, on `read`, inside the caller's transaction."""
+        raise TypeError(f"{type(self).__name__} must define handle()")
+
+    def after_commit(self, handled: Any) -> None:
+        """Carry out what `handle` recorded, now that it is committed."""
+
+
+@functools.cache
+def registry() -> dict[str, Projection | Subscriber]:
+    """Every projection and subscriber, by name, projections first."""
+    from projections.catalog import ProductCatalogProjection
+    from projections.customers import CustomerOrderHistoryProjection
+    from projections.orders import OrderSummaryProjection
+    from projections.sales import DailySalesProjection
+    from projections.subscribers.cache import CacheInvalidator
+    from projections.subscribers.notifications import Notifier
+
+    followers = [
+        ProductCatalogProjection(),
+        OrderSummaryProjection(),
+        CustomerOrderHistoryProjection(),
+        DailySalesProjection(),
+        Notifier(),
+        CacheInvalidator(),
+    ]
+    return {follower.name: follower for follower in followers}
+
+
+def replayable_projections() -> dict[str, Projection]:
+    """The replayable projections (the read models), by name."""
+    return {name: follower for name, follower in registry().items() if follower.replayable}

@@ -1,0 +1,40 @@
+"""CustomerOrderHistory: per customer, how many orders, what they are worth, and the latest."""
+
+from decimal import Decimal
+
+from commands.events import CustomerRegistered, OrderCancelled, OrderPaid, OrderPlaced
+from projections.base import Projection, handles
+from queries.models import CustomerOrderHistory
+
+
+def _the_customer(event, recorded):
+    return [event.customer_id]
+
+
+class CustomerOrderHistoryProjection(Projection):
+    name = "customer_history"
+    model = CustomerOrderHistory
+
+    def new_row(self, model, key):
+        return model(pk=key, order_count=0, lifetime_value=Decimal(0))
+
+    @handles(CustomerRegistered, rows=_the_customer)
+    def registered(self, rows, event: CustomerRegistered, recorded):
+        row = rows[event.customer_id]
+        row.user_id, row.name, row.email = event.user_id, event.name, event.email
+
+    @handles(OrderPlaced, rows=_the_customer)
+    def ordered(self, rows, event: OrderPlaced, recorded):
+        row = rows[event.customer_id]
+        row.order_count += 1
+        row.last_order_at = recorded.recorded_at
+
+    @handles(OrderPaid, rows=_the_customer)
+    def paid(self, rows, event: OrderPaid, recorded):
+        rows[event.customer_id].lifetime_value += event.amount
+
+    @handles(OrderCancelled, rows=_the_customer)
+    def cancelled(self, rows, event: OrderCancelled, recorded):
+        # Lifetime value counts paid and shipped orders: a refund takes it back out.
+        if event.previous_status == "paid":
+            rows[event.customer_id].lifetime_value -= event.total

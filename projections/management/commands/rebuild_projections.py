@@ -1,0 +1,60 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from projections.management.commands._names import chosen_projections
+from projections.rebuild import RebuildRefused, rebuild
+
+
+class Command(BaseCommand):
+    help = (
+        "Rebuild read models from the whole event log. Readers keep the old rows until the new "
+        "ones are complete; live projection resumes at the head. Subscribers are never replayed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("names", nargs="*", help="Projections to rebuild.")
+        parser.add_argument("--all", action="store_true", help="Rebuild every projection.")
+        parser.add_argument("--batch-size", type=int, default=None, help="Events per batch (default 500).")
+        parser.add_argument(
+            "--force", action="store_true", help="Take over a rebuild that was interrupted and left behind."
+        )
+
+    def handle(self, *args, names, batch_size, force, **options):
+        if batch_size is not None and batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        for projection in chosen_projections(names, everything=options["all"]):
+            started = time.monotonic()
+            try:
+                result = rebuild(
+                    projection,
+                    batch_size=batch_size,
+                    force=force,
+                    progress=self._progress(projection.name, started),
+                )
+            except RebuildRefused as refused:
+                raise CommandError(str(refused)) from None
+            rate = result.events / result.seconds if result.seconds else 0
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\n{result.name}: {result.events} events in {result.seconds:.1f}s "
+                    f"({rate:,.0f} events/s), live at #{result.position}"
+                )
+            )
+
+    def _progress(self, name: str, started: float):
+        def show(done: int, position: int, head: int) -> None:
+            if not self.stdout.isatty() and done % 50_000 and position < head:
+                return  # in logs, a line every 50,000 events is plenty
+            elapsed = time.monotonic() - started
+            rate = done / elapsed if elapsed else 0
+            share = position / head if head else 1
+            remaining = (head - position) / (position / done) / rate if rate and position else 0
+            bar = "#" * int(share * 30)
+            self.stdout.write(
+                f"\r{name:<18} [{bar:<30}] {done:>10,} events  {rate:>9,.0f}/s  ETA {remaining:>5.0f}s",
+                ending="" if self.stdout.isatty() else "\n",
+            )
+            self.stdout.flush()
+
+        return show

@@ -1,0 +1,85 @@
+"""The projection side's own tables on `read`: checkpoints, skipped events, outgoing e-mail.
+
+A checkpoint row and the read-model rows it covers always change in the same
+transaction on `read`, which is what makes projection exactly-once.
+"""
+
+from django.db import models
+
+
+class Checkpoint(models.Model):
+    class State(models.TextChoices):
+        LIVE = "live"
+        FAILED = "failed"
+        REBUILDING = "rebuilding"
+
+    name = models.CharField(max_length=64, primary_key=True)
+    position = models.BigIntegerField(default=0)  # the last event applied
+    state = models.CharField(max_length=16, choices=State.choices, default=State.LIVE)
+    # While attempts > 0 the runner goes one event at a time, so a failure names its event.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    failed_position = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)  # the message and traceback of the last failure
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("rebuild_projection", "Can rebuild projections"),
+            ("retry_projection", "Can retry a failed projection"),
+            ("skip_event", "Can skip the event a projection failed on"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.position} ({self.state})"
+
+
+class SkippedEvent(models.Model):
+    """An event an operator told a failed projection to pass over, and why it had failed."""
+
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="skipped_events")
+    position = models.BigIntegerField()
+    event_type = models.CharField(max_length=100)
+    error = models.TextField()
+    skipped_by = models.CharField(max_length=150)
+    skipped_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-skipped_at"]
+        constraints = [models.UniqueConstraint(fields=["checkpoint", "position"], name="skip_once")]
+
+    def __str__(self) -> str:
+        return f"{self.checkpoint_id} skipped #{self.position}"
+
+
+class OutgoingEmail(models.Model):
+    """One e-mail owed for one event: written with the checkpoint advance, sent after commit.
+
+    State moves pending -> sending -> sent (or failed). A message claimed for
+    sending is never claimed again, so a crash mid-send loses it rather than
+    sending it twice: at most once per event.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    position = models.BigIntegerField()
+    kind = models.CharField(max_length=32)  # order_confirmation, dispatch_notice
+    recipient = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-position"]
+        constraints = [models.UniqueConstraint(fields=["position", "kind"], name="one_email_per_event")]
+        indexes = [models.Index(fields=["state", "position"], name="email_by_state")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.position} to {self.recipient} ({self.state})"

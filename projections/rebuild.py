@@ -1,0 +1,181 @@
+"""Rebuilding a read model from the whole log, and verifying a live one against a rebuild.
+
+A rebuild pauses the live projection (state "rebuilding"), replays every event
+into a scratch copy of the table batch by batch, and then, in one transaction
+that holds the checkpoint, replays what arrived meanwhile, replaces the live
+rows with the scratch rows and sets the checkpoint live at the position
+reached. Readers see the old rows until that commit and the new ones after:
+never an empty or partial read model. Subscribers are never rebuilt.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import zip_longest
+
+from django.conf import settings
+from django.db import models, transaction
+
+from commands.eventlog import head_position, read_events
+from config.routers import READ_PRIMARY
+from projections.base import Projection
+from projections.models import Checkpoint
+from projections.runner import catch_up, ensure_checkpoints
+from projections.tables import drop_table, recreate_table, replace_rows, rows_in_key_order, scratch_model
+
+# progress(events_done, position_reached, head_position)
+Progress = Callable[[int, int, int], None]
+
+
+class RebuildRefused(Exception):
+    """The projection is already being rebuilt (use force to take over an abandoned rebuild)."""
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    name: str
+    position: int
+    events: int
+    seconds: float
+
+
+def rebuild(
+    projection: Projection,
+    *,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> RebuildResult:
+    """Rebuild `projection`'s read model from the whole log, then resume live projection."""
+    batch_size = batch_size or settings.PROJECTION_BATCH_SIZE
+    started = time.monotonic()
+    _pause_for_rebuild(projection, force=force)
+    scratch = scratch_model(projection.model, "rebuild")
+    try:
+        recreate_table(scratch)
+        position, events = replay(projection, scratch, after=0, batch_size=batch_size, progress=progress)
+        with transaction.atomic(using=READ_PRIMARY):
+            checkpoint = Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=projection.name)
+            position, more = replay(projection, scratch, after=position, batch_size=batch_size)
+            replace_rows(projection.model, scratch)
+            _set_live(checkpoint, position)
+    except BaseException:
+        _resume(projection)  # the live rows were not touched: carry on from where they were
+        raise
+    finally:
+        drop_table(scratch)
+    catch_up(projection, batch_size=batch_size)
+    return RebuildResult(projection.name, position, events + more, time.monotonic() - started)
+
+
+def replay(
+    projection: Projection,
+    model: type[models.Model],
+    *,
+    after: int,
+    batch_size: int,
+    upto: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[int, int]:
+    """Apply the events after `after` (up to `upto`, or the head) to `model`; return (position, count)."""
+    position, count = after, 0
+    head = upto if upto is not None else head_position()
+    while True:
+        batch = read_events(position, batch_size)
+        if upto is not None:
+            batch = [recorded for recorded in batch if recorded.position <= upto]
+        if not batch:
+            return position, count
+        with transaction.atomic(using=READ_PRIMARY):
+            projection.apply(batch, model)
+        position, count = batch[-1].position, count + len(batch)
+        if progress:
+            progress(count, position, max(head, position))
+
+
+def _pause_for_rebuild(projection: Projection, *, force: bool) -> None:
+    ensure_checkpoints()
+    # Claim with a conditional UPDATE: of two rebuilds started together, one wins.
+    states = [Checkpoint.State.LIVE, Checkpoint.State.FAILED]
+    if force:
+        states.append(Checkpoint.State.REBUILDING)
+    claimed = (
+        Checkpoint.objects.using(READ_PRIMARY)
+        .filter(name=projection.name, state__in=states)
+        .update(state=Checkpoint.State.REBUILDING)
+    )
+    if not claimed:
+        raise RebuildRefused(f"{projection.name} is already being rebuilt; pass force to take over.")
+    # Wait for a live runner that is mid-batch: it holds the row until its batch commits.
+    with transaction.atomic(using=READ_PRIMARY):
+        Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=projection.name)
+
+
+def _set_live(checkpoint: Checkpoint, position: int) -> None:
+    checkpoint.position, checkpoint.state = position, Checkpoint.State.LIVE
+    checkpoint.attempts, checkpoint.failed_position, checkpoint.error = 0, None, ""
+    checkpoint.save()
+
+
+def _resume(projection: Projection) -> None:
+    Checkpoint.objects.using(READ_PRIMARY).filter(name=projection.name).update(state=Checkpoint.State.LIVE)
+
+
+# --- Verification -------------------------------------------------------------
+
+
+@dataclass
+class Drift:
+    name: str
+    position: int
+    rows_compared: int = 0
+    differences: list[str] = field(default_factory=list)
+    total: int = 0
+
+    def note(self, difference: str, limit: int = 100) -> None:
+        self.total += 1
+        if len(self.differences) < limit:
+            self.differences.append(difference)
+
+
+def verify(projection: Projection, *, batch_size: int | None = None) -> Drift:
+    """Rebuild into a scratch table at the live checkpoint's position and compare row by row."""
+    batch_size = batch_size or settings.PROJECTION_BATCH_SIZE
+    ensure_checkpoints()
+    scratch = scratch_model(projection.model, "verify")
+    recreate_table(scratch)
+    try:
+        live_position = Checkpoint.objects.using(READ_PRIMARY).get(name=projection.name).position
+        position, _ = replay(projection, scratch, after=0, batch_size=batch_size, upto=live_position)
+        with transaction.atomic(using=READ_PRIMARY):
+            # Hold the checkpoint so the live rows stay still while we compare.
+            checkpoint = Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=projection.name)
+            replay(projection, scratch, after=position, batch_size=batch_size, upto=checkpoint.position)
+            return _compare(projection, scratch, checkpoint.position)
+    finally:
+        drop_table(scratch)
+
+
+def _compare(projection: Projection, scratch: type[models.Model], position: int) -> Drift:
+    drift = Drift(projection.name, position)
+    names = [f.attname for f in projection.model._meta.local_concrete_fields]
+    live_rows, rebuilt_rows = rows_in_key_order(projection.model), rows_in_key_order(scratch)
+    live, rebuilt = next(live_rows, None), next(rebuilt_rows, None)
+    while live is not None or rebuilt is not None:
+        drift.rows_compared += 1
+        if rebuilt is None or (live is not None and live[0] < rebuilt[0]):
+            drift.note(f"{projection.name} {live[0]}: in the live read model, not in a rebuild")
+            live = next(live_rows, None)
+        elif live is None or rebuilt[0] < live[0]:
+            drift.note(f"{projection.name} {rebuilt[0]}: missing from the live read model")
+            rebuilt = next(rebuilt_rows, None)
+        else:
+            for name, was, expected in zip_longest(names, live, rebuilt):
+                if was != expected:
+                    drift.note(
+                        f"{projection.name} {live[0]}: {name} is {was!r}, a rebuild gives {expected!r}"
+                    )
+            live, rebuilt = next(live_rows, None), next(rebuilt_rows, None)
+    return drift

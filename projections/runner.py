@@ -1,0 +1,149 @@
+"""catch_up(follower): move one projection or subscriber from its checkpoint to the head of the log.
+
+Each batch is one transaction on `read` that locks the checkpoint row, applies
+the events and advances the checkpoint, so a crash anywhere leaves the read
+model and its checkpoint in step: nothing is applied twice or skipped. The
+lock is taken with SKIP LOCKED: a second runner for the same follower gives up
+at once instead of queueing behind the first.
+
+A handler that raises is retried a few times, one event at a time, so the
+failure names its event; then only that follower is marked failed. Database
+outages (OperationalError) are not counted: they propagate so that the Celery
+task retries later with backoff.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import traceback
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+
+from commands.eventlog import read_events
+from config.routers import READ_PRIMARY
+from projections.base import HandlerFailed, Projection, Subscriber, registry
+from projections.models import Checkpoint
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+class Outcome(enum.Enum):
+    CAUGHT_UP = "caught up"
+    BUSY = "another runner holds it"
+    PAUSED = "not live (failed or rebuilding)"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class CatchUpResult:
+    name: str
+    outcome: Outcome
+    applied: int
+    position: int
+
+
+class _BatchFailed(Exception):
+    def __init__(self, position: int):
+        super().__init__(f"batch failed at event #{position}")
+        self.position = position
+
+
+def ensure_checkpoints() -> None:
+    """Create a checkpoint at position 0 for every follower that has none yet."""
+    Checkpoint.objects.using(READ_PRIMARY).bulk_create(
+        [Checkpoint(name=name) for name in registry()], ignore_conflicts=True
+    )
+
+
+def catch_up(follower: Projection | Subscriber, *, batch_size: int | None = None) -> CatchUpResult:
+    """Apply every event after the follower's checkpoint, batch by batch, until the head."""
+    batch_size = batch_size or settings.PROJECTION_BATCH_SIZE
+    ensure_checkpoints()
+    applied = 0
+    while True:
+        try:
+            outcome, count, position = _apply_next_batch(follower, batch_size)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as error:
+            if _record_failure(follower, error):
+                return CatchUpResult(follower.name, Outcome.FAILED, applied, _position(follower))
+            continue  # try again, one event at a time
+        applied += count
+        if outcome is not None or count < batch_size:
+            return CatchUpResult(follower.name, outcome or Outcome.CAUGHT_UP, applied, position)
+
+
+def _apply_next_batch(follower, batch_size: int) -> tuple[Outcome | None, int, int]:
+    with transaction.atomic(using=READ_PRIMARY):
+        checkpoint = (
+            Checkpoint.objects.using(READ_PRIMARY)
+            .select_for_update(skip_locked=True)
+            .filter(name=follower.name)
+            .first()
+        )
+        if checkpoint is None:
+            return Outcome.BUSY, 0, 0
+        if checkpoint.state != Checkpoint.State.LIVE:
+            return Outcome.PAUSED, 0, checkpoint.position
+        batch = read_events(checkpoint.position, 1 if checkpoint.attempts else batch_size)
+        if not batch:
+            return None, 0, checkpoint.position
+        try:
+            handled = follower.handle(batch)
+        except TRANSIENT_ERRORS:
+            raise
+        except HandlerFailed:
+            raise
+        except Exception as error:
+            raise _BatchFailed(batch[0].position) from error
+        _advance(checkpoint, batch[-1].position)
+    follower.after_commit(handled)
+    logger.info(
+        "%s applied events #%d..#%d",
+        follower.name,
+        batch[0].position,
+        batch[-1].position,
+        extra={"correlation_id": batch[-1].metadata.get("correlation_id")},
+    )
+    return None, len(batch), checkpoint.position
+
+
+def _advance(checkpoint: Checkpoint, position: int) -> None:
+    checkpoint.position = position
+    if checkpoint.attempts and position >= (checkpoint.failed_position or 0):
+        checkpoint.attempts, checkpoint.failed_position, checkpoint.error = 0, None, ""
+    checkpoint.save(update_fields=["position", "attempts", "failed_position", "error", "updated_at"])
+
+
+def _record_failure(follower, error: Exception) -> bool:
+    """Count a failed attempt; return True once the follower has been marked failed."""
+    position = error.position if isinstance(error, HandlerFailed | _BatchFailed) else None
+    with transaction.atomic(using=READ_PRIMARY):
+        checkpoint = Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=follower.name)
+        checkpoint.attempts += 1
+        checkpoint.failed_position = position
+        checkpoint.error = "".join(traceback.format_exception(error.__cause__ or error))
+        if checkpoint.attempts >= settings.PROJECTION_MAX_ATTEMPTS:
+            checkpoint.state = Checkpoint.State.FAILED
+        checkpoint.save()
+    failed = checkpoint.state == Checkpoint.State.FAILED
+    logger.log(
+        logging.ERROR if failed else logging.WARNING,
+        "%s %s at event #%s (attempt %d): %s",
+        follower.name,
+        "failed" if failed else "stumbled",
+        position,
+        checkpoint.attempts,
+        error.__cause__ or error,
+    )
+    return failed
+
+
+def _position(follower) -> int:
+    return Checkpoint.objects.using(READ_PRIMARY).get(name=follower.name).position

@@ -1,0 +1,65 @@
+"""Where each projection and subscriber stands: position, lag, state, last error.
+
+Shared by `manage.py projection_status`, the query API and the dashboard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from commands.eventlog import EVENT_LOG_DATABASE, head_position
+from commands.models import StoredEvent
+from config.routers import READ_PRIMARY
+from projections.base import registry
+from projections.models import Checkpoint
+from projections.runner import ensure_checkpoints
+
+
+@dataclass(frozen=True)
+class FollowerStatus:
+    name: str
+    kind: str  # "projection" or "subscriber"
+    queue: str
+    position: int
+    head: int
+    lag_events: int
+    lag_seconds: float  # age of the oldest event not yet applied; 0 when caught up
+    state: str
+    failed_position: int | None
+    error: str
+    updated_at: datetime | None
+
+    @property
+    def last_error(self) -> str:
+        """The error's last line (the exception itself), for one-line displays."""
+        return self.error.strip().splitlines()[-1] if self.error.strip() else ""
+
+
+def follower_statuses(database: str = READ_PRIMARY) -> list[FollowerStatus]:
+    """Return the status of every follower, reading checkpoints from `database`."""
+    ensure_checkpoints()
+    checkpoints = Checkpoint.objects.using(database).in_bulk(list(registry()))
+    head = head_position()
+    return [_status(follower, checkpoints.get(name), head) for name, follower in registry().items()]
+
+
+def _status(follower, checkpoint: Checkpoint | None, head: int) -> FollowerStatus:
+    position = checkpoint.position if checkpoint else 0
+    pending = StoredEvent.objects.using(EVENT_LOG_DATABASE).filter(position__gt=position)
+    oldest = pending.order_by("position").values_list("recorded_at", flat=True).first()
+    return FollowerStatus(
+        name=follower.name,
+        kind="projection" if follower.replayable else "subscriber",
+        queue=follower.queue,
+        position=position,
+        head=head,
+        lag_events=pending.count() if oldest else 0,
+        lag_seconds=(timezone.now() - oldest).total_seconds() if oldest else 0.0,
+        state=checkpoint.state if checkpoint else Checkpoint.State.LIVE,
+        failed_position=checkpoint.failed_position if checkpoint else None,
+        error=checkpoint.error if checkpoint else "",
+        updated_at=checkpoint.updated_at if checkpoint else None,
+    )

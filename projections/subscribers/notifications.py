@@ -1,0 +1,101 @@
+"""E-mail to customers: an order confirmation on OrderPlaced, a dispatch notice on OrderShipped.
+
+At most once per event: the message is recorded in the checkpoint's
+transaction (one row per event and kind, unique), and sent after commit by
+claiming it pending -> sending with a conditional UPDATE. A crash while
+sending leaves it in "sending", visible to operators, and never resends it.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from commands.eventlog import RecordedEvent, read_stream
+from commands.events import OrderPlaced, OrderShipped
+from config.routers import READ_PRIMARY
+from projections.base import Subscriber
+from projections.models import OutgoingEmail
+
+logger = logging.getLogger(__name__)
+
+
+def order_confirmation(event: OrderPlaced) -> tuple[str, str, str]:
+    lines = "\n".join(f"  {line.quantity} x {line.product_name} at {line.unit_price}" for line in event.lines)
+    body = (
+        f"Dear {event.customer_name},\n\n"
+        f"Thank you for your order {event.order_id}:\n{lines}\n\nTotal: {event.total}\n"
+    )
+    return event.customer_email, f"Your order {str(event.order_id)[:8]} is confirmed", body
+
+
+class Notifier(Subscriber):
+    name = "notifications"
+    queue = "notifications"
+    event_types = [OrderPlaced.type_name(), OrderShipped.type_name()]
+
+    def handle(self, batch: list[RecordedEvent]) -> None:
+        emails = [email for recorded in batch if (email := self._email_for(recorded)) is not None]
+        OutgoingEmail.objects.using(READ_PRIMARY).bulk_create(emails, ignore_conflicts=True)
+
+    def after_commit(self, handled: None) -> None:
+        send_pending_emails()
+
+    def _email_for(self, recorded: RecordedEvent) -> OutgoingEmail | None:
+        if recorded.type == OrderPlaced.type_name():
+            recipient, subject, body = order_confirmation(recorded.event)
+            kind = "order_confirmation"
+        elif recorded.type == OrderShipped.type_name():
+            recipient, subject, body = self._dispatch_notice(recorded)
+            kind = "dispatch_notice"
+        else:
+            return None
+        return OutgoingEmail(
+            position=recorded.position, kind=kind, recipient=recipient, subject=subject, body=body
+        )
+
+    def _dispatch_notice(self, recorded: RecordedEvent) -> tuple[str, str, str]:
+        # OrderShipped carries ids only; the recipient comes from the order's OrderPlaced event.
+        placed = _order_placed(recorded.event.order_id)
+        subject = f"Your order {str(placed.order_id)[:8]} is on its way"
+        body = f"Dear {placed.customer_name},\n\nYour order {placed.order_id} has been shipped.\n"
+        return placed.customer_email, subject, body
+
+
+def _order_placed(order_id) -> OrderPlaced:
+    return next(r.event for r in read_stream(order_id) if r.type == OrderPlaced.type_name())
+
+
+def send_pending_emails() -> int:
+    """Send every pending e-mail once; return how many were sent."""
+    sent = 0
+    for email in OutgoingEmail.objects.using(READ_PRIMARY).filter(state=OutgoingEmail.State.PENDING):
+        if not _claim(email):
+            continue  # another worker took it
+        try:
+            send_mail(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.recipient])
+        except Exception as error:
+            logger.exception("sending %s failed", email)
+            _finish(email, OutgoingEmail.State.FAILED, error=str(error))
+        else:
+            _finish(email, OutgoingEmail.State.SENT)
+            sent += 1
+    return sent
+
+
+def _claim(email: OutgoingEmail) -> bool:
+    with transaction.atomic(using=READ_PRIMARY):
+        claimed = (
+            OutgoingEmail.objects.using(READ_PRIMARY)
+            .filter(pk=email.pk, state=OutgoingEmail.State.PENDING)
+            .update(state=OutgoingEmail.State.SENDING)
+        )
+    return claimed == 1
+
+
+def _finish(email: OutgoingEmail, state: str, error: str = "") -> None:
+    OutgoingEmail.objects.using(READ_PRIMARY).filter(pk=email.pk).update(
+        state=state, error=error, sent_at=timezone.now() if state == OutgoingEmail.State.SENT else None
+    )

@@ -1,0 +1,75 @@
+"""Celery tasks, and the wake-ups that enqueue them. Tasks get names, never model instances."""
+
+import logging
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from projections import wakeups
+from projections.base import registry
+from projections.rebuild import rebuild
+from projections.runner import Outcome, catch_up
+
+logger = logging.getLogger(__name__)
+
+# Another runner held the checkpoint: look again shortly, in case it finished
+# its last read just before our events committed.
+BUSY_RECHECK_SECONDS = 0.5
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    max_retries=None,
+)
+def run_follower(name: str, recheck: bool = True) -> dict:
+    """Catch one projection or subscriber up to the head of the log."""
+    wakeups.clear(name)
+    follower = registry()[name]
+    result = catch_up(follower)
+    if result.outcome is Outcome.BUSY and recheck:
+        run_follower.apply_async(args=[name, False], queue=follower.queue, countdown=BUSY_RECHECK_SECONDS)
+    return {
+        "name": name,
+        "outcome": result.outcome.value,
+        "applied": result.applied,
+        "position": result.position,
+    }
+
+
+@shared_task(acks_late=True)
+def catch_up_everything() -> None:
+    """The safety net, run by beat: wake every follower, in case a wake-up was lost."""
+    for name in registry():
+        wake(name, force=True)
+
+
+@shared_task
+def rebuild_in_background(names: list[str], requested_by: str = "") -> dict[str, int]:
+    """Rebuild the named projections (for the operator dashboard)."""
+    positions = {name: rebuild(registry()[name]).position for name in names}
+    logger.info("rebuilt %s for %s", ", ".join(names), requested_by or "an operator")
+    return positions
+
+
+def wake(name: str, *, force: bool = False) -> None:
+    """Enqueue a run of follower `name`, unless one is already pending (or `force`).
+
+    The broker or cache being down must never fail a command that has already
+    committed, so failures are logged; beat's safety net catches up later.
+    """
+    try:
+        if not wakeups.claim(name) and not force:
+            return
+        run_follower.apply_async(args=[name], queue=registry()[name].queue, retry=False)
+    except Exception:
+        logger.exception("could not wake %s; the safety net will catch it up", name)
+        wakeups.clear(name)
+
+
+def wake_all(**signal_kwargs) -> None:
+    """Receiver of commands.signals.events_recorded: wake every follower."""
+    for name in registry():
+        wake(name)
