@@ -17,6 +17,10 @@ from commands.errors import InvalidCommand
 MAX_ORDER_LINES = 100
 MAX_QUANTITY = 10_000
 MAX_PRICE = Decimal("9999999999.99")
+# What Customer.name and Customer.email hold. The API defaults the name to the
+# user's full name, which can be longer, so the command checks, not the database.
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +49,14 @@ def _price_errors(name: str, price: Decimal) -> dict[str, list[str]]:
     return {}
 
 
+def _text_errors(name: str, value: str, max_length: int) -> dict[str, list[str]]:
+    if not value.strip():
+        return {name: ["Must not be blank."]}
+    if len(value) > max_length:
+        return {name: [f"Must be at most {max_length} characters."]}
+    return {}
+
+
 def _quantity_errors(name: str, quantity: int) -> dict[str, list[str]]:
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 < quantity <= MAX_QUANTITY:
         return {name: [f"Must be a whole number from 1 to {MAX_QUANTITY}."]}
@@ -65,12 +77,9 @@ class RegisterProduct(Command):
 
     def errors(self):
         errors = _price_errors("price", self.price)
-        if not self.sku.strip():
-            errors["sku"] = ["Must not be blank."]
-        if not self.name.strip():
-            errors["name"] = ["Must not be blank."]
-        if not self.category.strip():
-            errors["category"] = ["Must not be blank."]
+        errors.update(_text_errors("sku", self.sku, 64))
+        errors.update(_text_errors("name", self.name, MAX_NAME_LENGTH))
+        errors.update(_text_errors("category", self.category, 100))
         if not isinstance(self.stock, int) or not 0 <= self.stock <= 10 * MAX_QUANTITY:
             errors["stock"] = [f"Must be a whole number from 0 to {10 * MAX_QUANTITY}."]
         return errors
@@ -112,11 +121,11 @@ class RegisterCustomer(Command):
     email: str
 
     def errors(self):
-        errors = {}
-        if not self.name.strip():
-            errors["name"] = ["Must not be blank."]
+        errors = _text_errors("name", self.name, MAX_NAME_LENGTH)
         if "@" not in self.email:
             errors["email"] = ["Must be an e-mail address."]
+        elif len(self.email) > MAX_EMAIL_LENGTH:
+            errors["email"] = [f"Must be at most {MAX_EMAIL_LENGTH} characters."]
         return errors
 
 

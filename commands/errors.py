@@ -53,6 +53,10 @@ class ProductUnavailable(DomainError):
     code = "product_unavailable"
 
 
+class OrderTooLarge(DomainError):
+    code = "order_too_large"
+
+
 class DuplicateSku(DomainError):
     code = "duplicate_sku"
 

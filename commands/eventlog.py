@@ -91,9 +91,7 @@ def append(
     _check_stream_version(stream_id, expected_version)
     StoredEvent.objects.using(EVENT_LOG_DATABASE).bulk_create(rows)
     recorded = [_recorded(row) for row in rows]
-    transaction.on_commit(
-        lambda: events_recorded.send(sender=RecordedEvent, events=recorded), using=EVENT_LOG_DATABASE
-    )
+    transaction.on_commit(lambda: events_recorded.send(sender=RecordedEvent, events=recorded), using=EVENT_LOG_DATABASE)
     return recorded
 
 
@@ -122,9 +120,7 @@ def _check_stream_version(stream_id: uuid.UUID, expected_version: int) -> None:
 def read_events(after_position: int, limit: int) -> list[RecordedEvent]:
     """Return up to `limit` committed events after `after_position`, oldest first."""
     rows = (
-        StoredEvent.objects.using(EVENT_LOG_DATABASE)
-        .filter(position__gt=after_position)
-        .order_by("position")[:limit]
+        StoredEvent.objects.using(EVENT_LOG_DATABASE).filter(position__gt=after_position).order_by("position")[:limit]
     )
     return [_recorded(row) for row in rows]
 

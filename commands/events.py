@@ -34,9 +34,7 @@ class DomainEvent:
     def from_data(cls, data: dict[str, Any], schema_version: int = 1) -> DomainEvent:
         """Rebuild the event from stored JSON written with `schema_version`."""
         if schema_version > cls.schema_version:
-            raise ValueError(
-                f"{cls.__name__} v{schema_version} is newer than this code (v{cls.schema_version})"
-            )
+            raise ValueError(f"{cls.__name__} v{schema_version} is newer than this code (v{cls.schema_version})")
         hints = typing.get_type_hints(cls)
         return cls(**{name: _decode(hints[name], value) for name, value in data.items() if name in hints})
 

@@ -29,6 +29,7 @@ from commands.commands import (
     RestockProduct,
     ShipOrder,
 )
+from commands.domain.orders import MAX_TOTAL
 from commands.errors import (
     CustomerAlreadyRegistered,
     CustomerNotFound,
@@ -36,6 +37,7 @@ from commands.errors import (
     Forbidden,
     NotACustomer,
     OrderNotFound,
+    OrderTooLarge,
     PriceUnchanged,
     ProductNotFound,
     VersionConflict,
@@ -175,10 +177,13 @@ def place_order(command: PlaceOrder, actor) -> Recorded:
             for product_id, quantity in quantities.items()
         )
         order = Order(customer=customer, total=sum((i.quantity * i.unit_price for i in items), Decimal(0)))
+        # Quantities and prices are each in range, but their product may not be:
+        # refuse here rather than let PostgreSQL's numeric overflow become a 500.
+        if order.total > MAX_TOTAL:
+            raise OrderTooLarge(f"An order's total may not exceed {MAX_TOTAL}.", extra={"total": str(order.total)})
         order.save()
         OrderLine.objects.bulk_create(
-            OrderLine(order=order, product_id=i.product_id, quantity=i.quantity, unit_price=i.unit_price)
-            for i in items
+            OrderLine(order=order, product_id=i.product_id, quantity=i.quantity, unit_price=i.unit_price) for i in items
         )
         event = OrderPlaced(
             order_id=order.id,
@@ -205,16 +210,14 @@ def ship_order(command: ShipOrder, actor) -> Recorded:
     with transaction.atomic(using=WRITE_DATABASE):
         order = _locked_order(command.order_id, command.expected_version, actor)
         order.move_to(OrderStatus.SHIPPED)
-        return _record(
-            order, [OrderShipped(order_id=order.id, customer_id=order.customer_id)], command, actor
-        )
+        return _record(order, [OrderShipped(order_id=order.id, customer_id=order.customer_id)], command, actor)
 
 
 def cancel_order(command: CancelOrder, actor) -> Recorded:
     with transaction.atomic(using=WRITE_DATABASE):
         order = _locked_order(command.order_id, command.expected_version, actor)
         previous_status = order.move_to(OrderStatus.CANCELLED)
-        lines = list(order.lines.all())
+        lines = list(order.lines.order_by("pk"))  # the order they were placed in
         products = {product.pk: product for product in _locked_products(line.product_id for line in lines)}
         for line in lines:
             products[line.product_id].release(line.quantity)
@@ -299,9 +302,7 @@ def _locked_products(product_ids) -> list[Product]:
 
 
 def _locked_order(order_id: uuid.UUID, expected_version: int | None, actor) -> Order:
-    order = (
-        Order.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=order_id).first()
-    )
+    order = Order.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=order_id).first()
     # Another customer's order is reported as missing, so ids cannot be probed.
     if order is None or not (actor.is_staff or order.customer.user_id == actor.pk):
         raise OrderNotFound(f"No order {order_id}.")

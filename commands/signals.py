@@ -2,7 +2,7 @@
 
 from django.dispatch import Signal
 
-# Sent once per committed transaction that appended events, with
-# `events`: the list of commands.eventlog.RecordedEvent it appended, in order.
-# Never sent for a transaction that rolled back.
+# Sent after the transaction commits, once for each append it made (a command
+# makes one), with `events`: the list of commands.eventlog.RecordedEvent that
+# append recorded, in order. Never sent for a transaction that rolled back.
 events_recorded = Signal()

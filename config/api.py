@@ -5,7 +5,9 @@ Every error body has the same shape: {"code": ..., "detail": ...}, plus
 error carries (e.g. "current_version" on a version conflict).
 """
 
-from rest_framework import exceptions
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, parsers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -19,13 +21,17 @@ def exception_handler(exc, context):
         return Response({"code": exc.code, "detail": exc.message, "errors": exc.errors}, status=exc.status)
     if isinstance(exc, DomainError):
         return Response({"code": exc.code, "detail": exc.message, **exc.extra}, status=exc.status)
+    # DRF converts Django's own errors (get_object_or_404, PermissionDenied) only
+    # inside its handler, so they would miss the code below: convert them first.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        errors = (
-            exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
-        )
+        errors = exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
         response.data = {"code": "invalid", "detail": "The input is invalid.", "errors": errors}
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
@@ -34,3 +40,17 @@ def exception_handler(exc, context):
             "detail": exc.detail,
         }
     return response
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, except that a body nested too deeply to decode is a parse error.
+
+    Python's decoder raises RecursionError, not ValueError, past ~1,000 levels,
+    which DRF lets through as a 500; a few kilobytes of "[" are enough.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - the document is nested too deeply.") from None

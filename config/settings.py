@@ -148,6 +148,7 @@ PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
 PROJECTION_MAX_ATTEMPTS = max(2, env.int("PROJECTION_MAX_ATTEMPTS", default=3))
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))  # for the filebased backend
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
@@ -166,8 +167,29 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "config.schema.QualifiedNameAutoSchema",
+    # Rates of the query API's throttles (queries/throttles.py), per client IP / per user.
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("THROTTLE_ANON_RATE", default="600/minute"),
+        "user": env("THROTTLE_USER_RATE", default="3000/minute"),
+    },
+    # The client's IP for the anonymous throttle: 0 trusts no X-Forwarded-For (set it
+    # to the number of proxies in front of the app), so clients cannot spoof it.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
+
+# --- Query API -------------------------------------------------------------
+QUERY_PAGE_SIZE = env.int("QUERY_PAGE_SIZE", default=20)
+QUERY_MAX_PAGE_SIZE = env.int("QUERY_MAX_PAGE_SIZE", default=100)
+# How long a request with X-Min-Position waits for its projection before answering 503.
+QUERY_MIN_POSITION_WAIT_SECONDS = env.float("QUERY_MIN_POSITION_WAIT_SECONDS", default=2.0)
+# How long a cached list response is kept; its key changes with every checkpoint advance anyway.
+QUERY_CACHE_SECONDS = env.int("QUERY_CACHE_SECONDS", default=300)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shopfront CQRS API",

@@ -14,9 +14,7 @@ def pytest_collection_modifyitems(config, items):
         return
     if os.environ.get("REQUIRE_POSTGRES") == "1":
         raise pytest.UsageError("REQUIRE_POSTGRES=1 but DATABASE_URL does not point at PostgreSQL")
-    skip = pytest.mark.skip(
-        reason="needs PostgreSQL: set DATABASE_URL and READ_DATABASE_URL (see README) to run it"
-    )
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL and READ_DATABASE_URL (see README) to run it")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
@@ -87,3 +85,11 @@ def other_customer_client(other_customer):
 @pytest.fixture
 def plain_user_client(plain_user):
     return _client_for(plain_user)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so fixtures can tell whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -31,9 +31,7 @@ ErrorSerializer = inline_serializer(
     {
         "code": serializers.CharField(help_text="Machine-readable error code."),
         "detail": serializers.CharField(),
-        "errors": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()), required=False
-        ),
+        "errors": serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False),
     },
 )
 
@@ -82,9 +80,7 @@ class CommandView(GenericAPIView):
         command = self.build_command(serializer.validated_data, **url_kwargs)
         recorded: Recorded = dispatch(command, request.user)
         body = {"id": str(recorded.aggregate_id), "version": recorded.version, "position": recorded.position}
-        return Response(
-            body, status=self.success_status, headers={"X-Event-Position": str(recorded.position)}
-        )
+        return Response(body, status=self.success_status, headers={"X-Event-Position": str(recorded.position)})
 
     def correlation_id(self) -> str | None:
         """The caller's X-Correlation-ID, if it sent a usable one."""

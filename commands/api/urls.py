@@ -7,9 +7,7 @@ app_name = "commands"
 urlpatterns = [
     path("products/register/", products.RegisterProductView.as_view(), name="register-product"),
     path("products/<uuid:product_id>/change-price/", products.ChangePriceView.as_view(), name="change-price"),
-    path(
-        "products/<uuid:product_id>/restock/", products.RestockProductView.as_view(), name="restock-product"
-    ),
+    path("products/<uuid:product_id>/restock/", products.RestockProductView.as_view(), name="restock-product"),
     path(
         "products/<uuid:product_id>/discontinue/",
         products.DiscontinueProductView.as_view(),

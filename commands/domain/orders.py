@@ -4,6 +4,7 @@ placed -> paid -> shipped, and cancelled from placed or paid (never after shippi
 """
 
 import uuid
+from decimal import Decimal
 
 from django.db import models
 
@@ -23,6 +24,10 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     OrderStatus.SHIPPED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
 }
+
+
+# The largest total Order.total (14 digits, 2 after the point) can store.
+MAX_TOTAL = Decimal("999999999999.99")
 
 
 class Order(models.Model):
