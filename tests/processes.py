@@ -1,0 +1,180 @@
+"""Real processes for end-to-end tests and drills: Celery worker and beat, gunicorn, a private Redis.
+
+They run against the test databases of the current pytest session (committed
+data only, so use them from transaction=True tests), each in its own process
+group so a drill can SIGKILL a worker with its pool children.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from django.db import connections
+
+BIN = Path(sys.executable).parent
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.05, what: str = "") -> None:
+    """Poll `condition` until it is true; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+def _database_url(alias: str) -> str:
+    config = connections[alias].settings_dict
+    credentials = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
+    return f"postgres://{credentials}@{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}/{config['NAME']}"
+
+
+def service_environment(redis_url: str, **overrides: str) -> dict[str, str]:
+    """The environment of a service process that shares this test session's databases."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": _database_url("default"),
+        "READ_DATABASE_URL": _database_url("read"),
+        "READ_REPLICA_URLS": "",
+        "REDIS_URL": redis_url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "PROJECTION_SAFETY_NET_SECONDS": "1",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+    environment.update(overrides)
+    return environment
+
+
+class Service:
+    """One background process with its log file."""
+
+    def __init__(self, name: str, command: list[str], environment: dict[str, str], log_dir: Path):
+        self.name, self.command, self.environment = name, command, environment
+        self.log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Service:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=PROJECT,
+            env=self.environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for_log(self, text: str, *, timeout: float = 30) -> None:
+        wait_until(lambda: text in self.log() or not self.running(), timeout=timeout, what=f"{self.name}: {text!r}")
+        if not self.running():
+            raise AssertionError(f"{self.name} exited:\n{self.log()[-3000:]}")
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to the whole process group (a Celery worker and its pool children)."""
+        if self.running():
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if not self.running():
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def celery_worker(environment: dict[str, str], log_dir: Path, *, concurrency: int = 2) -> Service:
+    command = [
+        str(BIN / "celery"), "-A", "config", "worker", "-Q", "projections,notifications,cache",
+        "-c", str(concurrency), "-l", "info", "-n", f"drill-{uuid.uuid4().hex[:8]}@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    return Service("worker", command, environment, log_dir)
+
+
+def celery_beat(environment: dict[str, str], log_dir: Path) -> Service:
+    command = [str(BIN / "celery"), "-A", "config", "beat", "-l", "info", "-s", str(log_dir / "beat-schedule")]
+    return Service("beat", command, environment, log_dir)
+
+
+def gunicorn(environment: dict[str, str], log_dir: Path, port: int) -> Service:
+    command = [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "60"]
+    return Service("web", command, environment, log_dir)
+
+
+def redis_server(log_dir: Path, port: int) -> Service:
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    return Service(f"redis-{port}", command, dict(os.environ), log_dir)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Services:
+    """Starts services for one test and stops them all at its end."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.started: list[Service] = []
+
+    def _start(self, service: Service) -> Service:
+        self.started.append(service.start())
+        return service
+
+    def redis(self, port: int | None = None) -> tuple[Service, str]:
+        port = port or free_port()
+        server = self._start(redis_server(self.log_dir, port))
+        wait_until(lambda: port_open(port), timeout=10, what=f"redis on {port}")
+        return server, f"redis://127.0.0.1:{port}/0"
+
+    def worker(self, environment: dict[str, str]) -> Service:
+        worker = self._start(celery_worker(environment, self.log_dir))
+        worker.wait_for_log("ready.", timeout=60)
+        return worker
+
+    def beat(self, environment: dict[str, str]) -> Service:
+        beat = self._start(celery_beat(environment, self.log_dir))
+        beat.wait_for_log("beat: Starting", timeout=30)
+        return beat
+
+    def web(self, environment: dict[str, str]) -> str:
+        port = free_port()
+        self._start(gunicorn(environment, self.log_dir, port))
+        wait_until(lambda: port_open(port), timeout=30, what="gunicorn")
+        return f"http://127.0.0.1:{port}"
+
+    def stop_all(self) -> None:
+        for service in reversed(self.started):
+            service.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {s.name} ---\n{s.log()[-4000:]}" for s in self.started)
