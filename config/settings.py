@@ -147,6 +147,9 @@ PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
 # so the last attempt runs one event at a time and names the event).
 PROJECTION_MAX_ATTEMPTS = max(2, env.int("PROJECTION_MAX_ATTEMPTS", default=3))
 
+# /readyz reports a follower whose oldest unapplied event is older than this as stalled.
+READY_MAX_LAG_SECONDS = env.float("READY_MAX_LAG_SECONDS", default=60.0)
+
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))  # for the filebased backend
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")

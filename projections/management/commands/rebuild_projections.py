@@ -35,9 +35,11 @@ class Command(BaseCommand):
             except RebuildRefused as refused:
                 raise CommandError(str(refused)) from None
             rate = result.events / result.seconds if result.seconds else 0
+            if self.stdout.isatty():
+                self.stdout.write("")  # end the progress bar's line
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"\n{result.name}: {result.events} events in {result.seconds:.1f}s "
+                    f"{result.name}: {result.events} events in {result.seconds:.1f}s "
                     f"({rate:,.0f} events/s), live at #{result.position}"
                 )
             )

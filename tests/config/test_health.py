@@ -1,0 +1,66 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from commands.models import StoredEvent
+from config.celery import app
+from projections.base import registry
+from projections.models import Checkpoint
+from projections.runner import catch_up, ensure_checkpoints
+from tests.factories import ProductFactory
+from tests.processes import free_port
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _catch_everything_up():
+    for follower in registry().values():
+        catch_up(follower)
+
+
+def test_healthz_answers_without_touching_anything(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_is_ok_when_databases_answer_and_projections_keep_up(client):
+    ProductFactory()
+    _catch_everything_up()
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json()
+    assert set(response.json()["checks"]) >= {"database:default", "database:read", "broker", "projection:order_summary"}
+
+
+def test_a_failed_projection_makes_the_process_unready(client):
+    ensure_checkpoints()
+    Checkpoint.objects.using("read").filter(name="daily_sales").update(
+        state="failed", failed_position=7, error="Traceback...\nValueError: boom"
+    )
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["projection:daily_sales"] == "failed at #7: ValueError: boom"
+    assert response.json()["checks"]["projection:order_summary"] == "ok"
+
+
+def test_a_stalled_projection_is_unready_even_when_only_one_event_behind(client, settings):
+    settings.READY_MAX_LAG_SECONDS = 30
+    ProductFactory()
+    _catch_everything_up()
+    ProductFactory()  # one new event that nobody projects...
+    StoredEvent.objects.filter(position=StoredEvent.objects.latest("position").position).update(
+        recorded_at=timezone.now() - timedelta(seconds=45)  # ...for 45 seconds
+    )
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["projection:product_catalog"].startswith("stalled")
+
+
+def test_an_unreachable_broker_makes_the_process_unready(client, settings, monkeypatch):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{free_port()}/0")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"].startswith("unreachable")
