@@ -1,0 +1,62 @@
+# Shopfront: `make run` serves the demo at http://127.0.0.1:8000, `make test` runs the tests.
+# Everything installs into .venv; nothing here touches the databases in var/ except migrate and seed.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Reinstall only when pyproject.toml is newer than this stamp.
+INSTALLED := $(VENV)/.installed
+MANAGE := $(BIN)/python manage.py
+ADDRESS ?= 127.0.0.1:8000
+PYTEST_ARGS ?=
+SEED_ARGS ?=
+# Demo orders send e-mails: unless EMAIL_BACKEND is set, seeding writes them to var/mail/ instead of
+# printing hundreds of them on the console.
+SEED := EMAIL_BACKEND="$${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend}" $(MANAGE) seed_demo
+
+.DEFAULT_GOAL := help
+.PHONY: help install run migrate seed test lint format worker beat clean
+
+help:  ## List the targets (the default: it changes nothing)
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED)  ## Create .venv and install the project with its dev tools (skipped if up to date)
+
+migrate: install  ## Migrate the write database (default) and the read database (read)
+	$(MANAGE) migrate
+	$(MANAGE) migrate --database=read
+
+seed: migrate  ## Add demo products, customers and orders (SEED_ARGS="--orders 500 --seed 1")
+	$(SEED) $(SEED_ARGS)
+
+run: migrate  ## Migrate, seed demo data into an empty catalog, serve http://127.0.0.1:8000 (ADDRESS=...)
+	$(SEED) --if-empty $(SEED_ARGS)
+	$(MANAGE) runserver $(ADDRESS)
+
+test: install  ## Run the tests (PYTEST_ARGS="-k seed -x")
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff check and ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install  ## Fix what ruff can fix, and format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+worker: install  ## A Celery worker for the projections, notifications and cache queues (needs REDIS_URL)
+	$(BIN)/celery -A config worker -Q projections,notifications,cache -l info
+
+beat: install  ## The Celery beat scheduler (needs REDIS_URL)
+	$(BIN)/celery -A config beat -l info
+
+clean:  ## Remove caches and build leftovers (keeps .venv and the databases in var/)
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache build *.egg-info
