@@ -52,6 +52,7 @@ def handles(event_type: type[DomainEvent], *, rows: Callable[[Any, RecordedEvent
 class Projection:
     name: ClassVar[str]
     model: ClassVar[type[models.Model]]
+    cache_family: ClassVar[str]  # the cached query responses (queries.cache) built from `model`
     queue: ClassVar[str] = "projections"
     replayable: ClassVar[bool] = True  # rebuilt from the log; subscribers are not
     handlers: ClassVar[dict[str, Handler]]
@@ -81,9 +82,7 @@ class Projection:
 
     def apply(self, batch: list[RecordedEvent], model: type[models.Model]) -> None:
         """Apply `batch`, oldest first, to the rows of `model` (the read model or a scratch copy)."""
-        relevant = [
-            (recorded, self.handlers[recorded.type]) for recorded in batch if recorded.type in self.handlers
-        ]
+        relevant = [(recorded, self.handlers[recorded.type]) for recorded in batch if recorded.type in self.handlers]
         if not relevant:
             return
         keys = {key for recorded, handler in relevant for key in handler.rows(recorded.event, recorded)}
@@ -100,9 +99,7 @@ class Projection:
 
     def write(self, model: type[models.Model], rows: list[models.Model]) -> None:
         """Upsert `rows` in one statement."""
-        updated = [
-            field.name for field in model._meta.concrete_fields if field.editable and not field.primary_key
-        ]
+        updated = [field.name for field in model._meta.concrete_fields if field.editable and not field.primary_key]
         model._default_manager.db_manager(READ_PRIMARY).bulk_create(
             rows, update_conflicts=True, unique_fields=[model._meta.pk.name], update_fields=updated
         )

@@ -27,6 +27,7 @@ def _ordered_products(event, recorded):
 class ProductCatalogProjection(Projection):
     name = "product_catalog"
     model = ProductCatalog
+    cache_family = "products"
 
     @handles(ProductRegistered, rows=_the_product)
     def registered(self, rows, event: ProductRegistered, recorded):

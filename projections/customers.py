@@ -14,6 +14,7 @@ def _the_customer(event, recorded):
 class CustomerOrderHistoryProjection(Projection):
     name = "customer_history"
     model = CustomerOrderHistory
+    cache_family = "customers"
 
     def new_row(self, model, key):
         return model(pk=key, order_count=0, lifetime_value=Decimal(0))

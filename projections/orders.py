@@ -12,6 +12,7 @@ def _the_order(event, recorded):
 class OrderSummaryProjection(Projection):
     name = "order_summary"
     model = OrderSummary
+    cache_family = "orders"
 
     @handles(OrderPlaced, rows=_the_order)
     def placed(self, rows, event: OrderPlaced, recorded):

@@ -10,6 +10,7 @@ never an empty or partial read model. Subscribers are never rebuilt.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from projections.base import Projection
 from projections.models import Checkpoint
 from projections.runner import catch_up, ensure_checkpoints
 from projections.tables import drop_table, recreate_table, replace_rows, rows_in_key_order, scratch_model
+from queries.cache import invalidate
+
+logger = logging.getLogger(__name__)
 
 # progress(events_done, position_reached, head_position)
 Progress = Callable[[int, int, int], None]
@@ -51,7 +55,7 @@ def rebuild(
     """Rebuild `projection`'s read model from the whole log, then resume live projection."""
     batch_size = batch_size or settings.PROJECTION_BATCH_SIZE
     started = time.monotonic()
-    _pause_for_rebuild(projection, force=force)
+    state_before = _pause_for_rebuild(projection, force=force)
     scratch = scratch_model(projection.model, "rebuild")
     try:
         recreate_table(scratch)
@@ -62,10 +66,11 @@ def rebuild(
             replace_rows(projection.model, scratch)
             _set_live(checkpoint, position)
     except BaseException:
-        _resume(projection)  # the live rows were not touched: carry on from where they were
+        _restore(projection, state_before)  # the live rows were not touched: carry on as before
         raise
     finally:
         drop_table(scratch)
+    _forget_cached_responses(projection)
     catch_up(projection, batch_size=batch_size)
     return RebuildResult(projection.name, position, events + more, time.monotonic() - started)
 
@@ -95,8 +100,10 @@ def replay(
             progress(count, position, max(head, position))
 
 
-def _pause_for_rebuild(projection: Projection, *, force: bool) -> None:
+def _pause_for_rebuild(projection: Projection, *, force: bool) -> str:
+    """Mark the projection rebuilding and return the state it was in."""
     ensure_checkpoints()
+    state_before = Checkpoint.objects.using(READ_PRIMARY).get(name=projection.name).state
     # Claim with a conditional UPDATE: of two rebuilds started together, one wins.
     states = [Checkpoint.State.LIVE, Checkpoint.State.FAILED]
     if force:
@@ -111,6 +118,7 @@ def _pause_for_rebuild(projection: Projection, *, force: bool) -> None:
     # Wait for a live runner that is mid-batch: it holds the row until its batch commits.
     with transaction.atomic(using=READ_PRIMARY):
         Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=projection.name)
+    return Checkpoint.State.LIVE if state_before == Checkpoint.State.REBUILDING else state_before
 
 
 def _set_live(checkpoint: Checkpoint, position: int) -> None:
@@ -119,8 +127,18 @@ def _set_live(checkpoint: Checkpoint, position: int) -> None:
     checkpoint.save()
 
 
-def _resume(projection: Projection) -> None:
-    Checkpoint.objects.using(READ_PRIMARY).filter(name=projection.name).update(state=Checkpoint.State.LIVE)
+def _restore(projection: Projection, state: str) -> None:
+    Checkpoint.objects.using(READ_PRIMARY).filter(name=projection.name).update(state=state)
+
+
+def _forget_cached_responses(projection: Projection) -> None:
+    # A rebuild may repair rows without moving the checkpoint, which cached
+    # responses are keyed by: make them unreachable. A cache outage only costs
+    # stale responses until they expire, so it must not fail the rebuild.
+    try:
+        invalidate([projection.cache_family])
+    except Exception:
+        logger.warning("could not invalidate cached %s after rebuilding %s", projection.cache_family, projection.name)
 
 
 # --- Verification -------------------------------------------------------------
@@ -174,8 +192,6 @@ def _compare(projection: Projection, scratch: type[models.Model], position: int)
         else:
             for name, was, expected in zip_longest(names, live, rebuilt):
                 if was != expected:
-                    drift.note(
-                        f"{projection.name} {live[0]}: {name} is {was!r}, a rebuild gives {expected!r}"
-                    )
+                    drift.note(f"{projection.name} {live[0]}: {name} is {was!r}, a rebuild gives {expected!r}")
             live, rebuilt = next(live_rows, None), next(rebuilt_rows, None)
     return drift

@@ -75,8 +75,8 @@ def catch_up(follower: Projection | Subscriber, *, batch_size: int | None = None
                 return CatchUpResult(follower.name, Outcome.FAILED, applied, _position(follower))
             continue  # try again, one event at a time
         applied += count
-        if outcome is not None or count < batch_size:
-            return CatchUpResult(follower.name, outcome or Outcome.CAUGHT_UP, applied, position)
+        if outcome is not None:
+            return CatchUpResult(follower.name, outcome, applied, position)
 
 
 def _apply_next_batch(follower, batch_size: int) -> tuple[Outcome | None, int, int]:
@@ -91,9 +91,10 @@ def _apply_next_batch(follower, batch_size: int) -> tuple[Outcome | None, int, i
             return Outcome.BUSY, 0, 0
         if checkpoint.state != Checkpoint.State.LIVE:
             return Outcome.PAUSED, 0, checkpoint.position
-        batch = read_events(checkpoint.position, 1 if checkpoint.attempts else batch_size)
+        limit = 1 if checkpoint.attempts else batch_size
+        batch = read_events(checkpoint.position, limit)
         if not batch:
-            return None, 0, checkpoint.position
+            return Outcome.CAUGHT_UP, 0, checkpoint.position
         try:
             handled = follower.handle(batch)
         except TRANSIENT_ERRORS:
@@ -111,12 +112,14 @@ def _apply_next_batch(follower, batch_size: int) -> tuple[Outcome | None, int, i
         batch[-1].position,
         extra={"correlation_id": batch[-1].metadata.get("correlation_id")},
     )
-    return None, len(batch), checkpoint.position
+    # A short batch reached the head; a full one may not have (one event at a time, while retrying, is full).
+    return Outcome.CAUGHT_UP if len(batch) < limit else None, len(batch), checkpoint.position
 
 
 def _advance(checkpoint: Checkpoint, position: int) -> None:
     checkpoint.position = position
-    if checkpoint.attempts and position >= (checkpoint.failed_position or 0):
+    # Past the event it stumbled on, or failed on before an operator's retry reset the attempts.
+    if (checkpoint.attempts or checkpoint.failed_position) and position >= (checkpoint.failed_position or 0):
         checkpoint.attempts, checkpoint.failed_position, checkpoint.error = 0, None, ""
     checkpoint.save(update_fields=["position", "attempts", "failed_position", "error", "updated_at"])
 

@@ -14,12 +14,11 @@ def _the_day(event, recorded):
 class DailySalesProjection(Projection):
     name = "daily_sales"
     model = DailySales
+    cache_family = "sales"
 
     def new_row(self, model, key):
         zero = Decimal(0)
-        return model(
-            pk=key, orders_placed=0, items_sold=0, revenue=zero, orders_cancelled=0, revenue_cancelled=zero
-        )
+        return model(pk=key, orders_placed=0, items_sold=0, revenue=zero, orders_cancelled=0, revenue_cancelled=zero)
 
     @handles(OrderPlaced, rows=_the_day)
     def placed(self, rows, event: OrderPlaced, recorded):

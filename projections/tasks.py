@@ -60,9 +60,9 @@ def wake(name: str, *, force: bool = False) -> None:
     The broker or cache being down must never fail a command that has already
     committed, so failures are logged; beat's safety net catches up later.
     """
+    if not (wakeups.claim(name) or force):
+        return
     try:
-        if not wakeups.claim(name) and not force:
-            return
         run_follower.apply_async(args=[name], queue=registry()[name].queue, retry=False)
     except Exception:
         logger.exception("could not wake %s; the safety net will catch it up", name)

@@ -23,8 +23,15 @@ def _pending_key(name: str) -> str:
 
 
 def claim(name: str) -> bool:
-    """Return True if no run of `name` was pending, and mark one pending."""
-    return cache.add(_pending_key(name), 1, timeout=PENDING_TTL_SECONDS)
+    """Return True if no run of `name` was pending, and mark one pending.
+
+    Without a cache there is nothing to coalesce with: every wake-up claims.
+    """
+    try:
+        return cache.add(_pending_key(name), 1, timeout=PENDING_TTL_SECONDS)
+    except Exception:
+        logger.warning("could not reach the cache to coalesce wake-ups of %s", name, exc_info=True)
+        return True
 
 
 def clear(name: str) -> None:

@@ -25,8 +25,7 @@ logger = logging.getLogger(__name__)
 def order_confirmation(event: OrderPlaced) -> tuple[str, str, str]:
     lines = "\n".join(f"  {line.quantity} x {line.product_name} at {line.unit_price}" for line in event.lines)
     body = (
-        f"Dear {event.customer_name},\n\n"
-        f"Thank you for your order {event.order_id}:\n{lines}\n\nTotal: {event.total}\n"
+        f"Dear {event.customer_name},\n\nThank you for your order {event.order_id}:\n{lines}\n\nTotal: {event.total}\n"
     )
     return event.customer_email, f"Your order {str(event.order_id)[:8]} is confirmed", body
 
@@ -52,9 +51,7 @@ class Notifier(Subscriber):
             kind = "dispatch_notice"
         else:
             return None
-        return OutgoingEmail(
-            position=recorded.position, kind=kind, recipient=recipient, subject=subject, body=body
-        )
+        return OutgoingEmail(position=recorded.position, kind=kind, recipient=recipient, subject=subject, body=body)
 
     def _dispatch_notice(self, recorded: RecordedEvent) -> tuple[str, str, str]:
         # OrderShipped carries ids only; the recipient comes from the order's OrderPlaced event.
@@ -69,9 +66,11 @@ def _order_placed(order_id) -> OrderPlaced:
 
 
 def send_pending_emails() -> int:
-    """Send every pending e-mail once; return how many were sent."""
+    """Send every pending e-mail once, oldest event first; return how many were sent."""
     sent = 0
-    for email in OutgoingEmail.objects.using(READ_PRIMARY).filter(state=OutgoingEmail.State.PENDING):
+    # Oldest first (the model orders newest first, for the admin): a confirmation goes before its dispatch notice.
+    pending = OutgoingEmail.objects.using(READ_PRIMARY).filter(state=OutgoingEmail.State.PENDING)
+    for email in pending.order_by("position"):
         if not _claim(email):
             continue  # another worker took it
         try:

@@ -53,9 +53,10 @@ class Command(BaseCommand):
             share = position / head if head else 1
             remaining = (head - position) / (position / done) / rate if rate and position else 0
             bar = "#" * int(share * 30)
+            line = f"{name:<18} [{bar:<30}] {done:>10,} events  {rate:>9,.0f}/s  ETA {remaining:>5.0f}s"
+            # On a terminal the bar redraws in place; in a log each update is a line of its own.
             self.stdout.write(
-                f"\r{name:<18} [{bar:<30}] {done:>10,} events  {rate:>9,.0f}/s  ETA {remaining:>5.0f}s",
-                ending="" if self.stdout.isatty() else "\n",
+                f"\r{line}" if self.stdout.isatty() else line, ending="" if self.stdout.isatty() else "\n"
             )
             self.stdout.flush()
 

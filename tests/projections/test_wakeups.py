@@ -1,0 +1,108 @@
+"""Wake-ups: each commit wakes every follower, but a burst enqueues at most one pending run per follower.
+
+A broken broker or cache never fails a command that has committed: the
+wake-up is logged and beat's safety net catches up later.
+"""
+
+from collections import Counter
+
+import pytest
+from kombu.exceptions import OperationalError as BrokerDown
+
+from commands.eventlog import RecordedEvent
+from commands.models import StoredEvent
+from commands.signals import events_recorded
+from projections import wakeups
+from projections.base import registry
+from projections.tasks import catch_up_everything, run_follower
+from tests.factories import ProductFactory
+from tests.projections.helpers import restock
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+EVERY_FOLLOWER_ONCE = Counter(list(registry()))
+
+
+def events_committed(times: int) -> None:
+    """What the event log does after each of `times` commits."""
+    for _ in range(times):
+        events_recorded.send(sender=RecordedEvent, events=[])
+
+
+def runs_started() -> None:
+    """Clear every pending key, as every follower's run does when it starts."""
+    for name in registry():
+        wakeups.clear(name)
+
+
+def test_a_burst_of_a_thousand_commits_enqueues_one_run_per_follower(enqueued):
+    events_committed(1000)
+
+    assert Counter(enqueued) == EVERY_FOLLOWER_ONCE
+
+
+def test_once_a_run_starts_the_next_commit_enqueues_it_again(enqueued):
+    events_committed(10)
+
+    run_follower("order_summary")  # the worker picks up the task: it clears the pending key first
+    events_committed(10)
+
+    assert Counter(enqueued) == EVERY_FOLLOWER_ONCE + Counter(["order_summary"])
+
+
+def test_the_safety_net_wakes_every_follower_even_with_runs_pending(enqueued):
+    events_committed(1)
+
+    catch_up_everything()
+
+    assert Counter(enqueued) == EVERY_FOLLOWER_ONCE + EVERY_FOLLOWER_ONCE
+
+
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_a_burst_of_real_commands_enqueues_at_most_one_run_per_follower(enqueued):
+    kettle = ProductFactory(stock=10)
+    runs_started()
+    enqueued.clear()
+
+    for _ in range(50):
+        restock(kettle, 1)
+
+    assert Counter(enqueued) == EVERY_FOLLOWER_ONCE
+
+
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_a_broken_broker_never_fails_a_command(monkeypatch, caplog):
+    kettle = ProductFactory(stock=10)
+    runs_started()
+
+    def broker_down(*args, **kwargs):
+        raise BrokerDown("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(run_follower, "apply_async", broker_down)
+    recorded = restock(kettle, 5)
+
+    assert StoredEvent.objects.filter(position=recorded.position, type="ProductRestocked").exists()
+    assert "could not wake product_catalog; the safety net will catch it up" in caplog.text
+    # The failed wake-ups left no run pending, so the next commit tries the broker again.
+    assert all(wakeups.claim(name) for name in registry())
+
+
+class CacheDown:
+    def add(self, *args, **kwargs):
+        raise ConnectionError("Error 111 connecting to the cache")
+
+    delete = add
+
+
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_a_broken_cache_never_fails_a_command_and_still_wakes_every_follower(monkeypatch, caplog, enqueued):
+    kettle = ProductFactory(stock=10)
+    monkeypatch.setattr(wakeups, "cache", CacheDown())
+
+    recorded = restock(kettle, 5)
+    events_committed(2)
+
+    assert StoredEvent.objects.filter(position=recorded.position, type="ProductRestocked").exists()
+    # Nothing to coalesce with: every commit wakes every follower.
+    assert Counter(enqueued) >= Counter({name: 2 for name in registry()})
+    assert "could not reach the cache to coalesce wake-ups of cache" in caplog.text
