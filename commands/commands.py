@@ -34,6 +34,11 @@ class Command:
         if errors:
             raise InvalidCommand(errors)
 
+    @property
+    def correlation(self) -> str:
+        """The correlation id its events and log lines carry."""
+        return self.correlation_id or str(self.command_id)
+
     def errors(self) -> dict[str, list[str]]:
         """Return field errors, empty when the command is well formed."""
         return {}

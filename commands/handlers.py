@@ -8,6 +8,7 @@ change and its events commit together or not at all. Callers go through
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from commands.domain.orders import MAX_TOTAL
 from commands.errors import (
     CustomerAlreadyRegistered,
     CustomerNotFound,
+    DomainError,
     DuplicateSku,
     Forbidden,
     NotACustomer,
@@ -58,6 +60,8 @@ from commands.events import (
 )
 from commands.models import Customer, Order, OrderLine, OrderStatus, Product
 
+logger = logging.getLogger(__name__)
+
 WRITE_DATABASE = eventlog.EVENT_LOG_DATABASE
 
 
@@ -73,7 +77,20 @@ class Recorded:
 
 def dispatch(command: Command, actor: AbstractBaseUser) -> Recorded:
     """Run `command` on behalf of `actor` through its handler."""
-    return HANDLERS[type(command)](command, actor)
+    context = {"correlation_id": command.correlation, "command_id": str(command.command_id)}
+    try:
+        recorded = HANDLERS[type(command)](command, actor)
+    except DomainError as refused:
+        logger.info("%s refused (%s): %s", type(command).__name__, refused.code, refused.message, extra=context)
+        raise
+    logger.info(
+        "%s recorded %d event(s), the last at #%d",
+        type(command).__name__,
+        len(recorded.events),
+        recorded.position,
+        extra=context,
+    )
+    return recorded
 
 
 # --- Catalog ----------------------------------------------------------------
@@ -263,7 +280,7 @@ def _metadata(command: Command, actor) -> dict:
     return {
         "command": type(command).__name__,
         "command_id": str(command.command_id),
-        "correlation_id": command.correlation_id or str(command.command_id),
+        "correlation_id": command.correlation,
         "actor": {"id": actor.pk, "username": actor.get_username()},
     }
 

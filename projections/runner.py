@@ -110,10 +110,15 @@ def _apply_next_batch(follower, batch_size: int) -> tuple[Outcome | None, int, i
         follower.name,
         batch[0].position,
         batch[-1].position,
-        extra={"correlation_id": batch[-1].metadata.get("correlation_id")},
+        extra={"follower": follower.name, "correlation_ids": _correlation_ids(batch)},
     )
     # A short batch reached the head; a full one may not have (one event at a time, while retrying, is full).
     return Outcome.CAUGHT_UP if len(batch) < limit else None, len(batch), checkpoint.position
+
+
+def _correlation_ids(batch, limit: int = 50) -> list[str]:
+    """The distinct correlation ids of a batch's events (the first `limit`), for its log line."""
+    return list(dict.fromkeys(recorded.metadata.get("correlation_id") for recorded in batch))[:limit]
 
 
 def _advance(checkpoint: Checkpoint, position: int) -> None:

@@ -80,7 +80,8 @@ class CommandView(GenericAPIView):
         command = self.build_command(serializer.validated_data, **url_kwargs)
         recorded: Recorded = dispatch(command, request.user)
         body = {"id": str(recorded.aggregate_id), "version": recorded.version, "position": recorded.position}
-        return Response(body, status=self.success_status, headers={"X-Event-Position": str(recorded.position)})
+        headers = {"X-Event-Position": str(recorded.position), "X-Correlation-ID": command.correlation}
+        return Response(body, status=self.success_status, headers=headers)
 
     def correlation_id(self) -> str | None:
         """The caller's X-Correlation-ID, if it sent a usable one."""

@@ -36,7 +36,18 @@ class Notifier(Subscriber):
     event_types = [OrderPlaced.type_name(), OrderShipped.type_name()]
 
     def handle(self, batch: list[RecordedEvent]) -> None:
-        emails = [email for recorded in batch if (email := self._email_for(recorded)) is not None]
+        emails = []
+        for recorded in batch:
+            email = self._email_for(recorded)
+            if email is not None:
+                emails.append(email)
+                logger.info(
+                    "%s owed to %s for event #%d",
+                    email.kind,
+                    email.recipient,
+                    recorded.position,
+                    extra={"correlation_id": recorded.metadata.get("correlation_id"), "position": recorded.position},
+                )
         OutgoingEmail.objects.using(READ_PRIMARY).bulk_create(emails, ignore_conflicts=True)
 
     def after_commit(self, handled: None) -> None:
