@@ -59,6 +59,7 @@ from commands.events import (
     ProductRestocked,
 )
 from commands.models import Customer, Order, OrderLine, OrderStatus, Product
+from config import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +78,21 @@ class Recorded:
 
 def dispatch(command: Command, actor: AbstractBaseUser) -> Recorded:
     """Run `command` on behalf of `actor` through its handler."""
+    name = type(command).__name__
     context = {"correlation_id": command.correlation, "command_id": str(command.command_id)}
     try:
-        recorded = HANDLERS[type(command)](command, actor)
+        with metrics.COMMAND_SECONDS.labels(name).time():
+            recorded = HANDLERS[type(command)](command, actor)
     except DomainError as refused:
-        logger.info("%s refused (%s): %s", type(command).__name__, refused.code, refused.message, extra=context)
+        metrics.COMMANDS.labels(name, refused.code).inc()
+        logger.info("%s refused (%s): %s", name, refused.code, refused.message, extra=context)
         raise
+    metrics.COMMANDS.labels(name, "recorded").inc()
+    for event in recorded.events:
+        metrics.EVENTS_APPENDED.labels(event.type).inc()
     logger.info(
         "%s recorded %d event(s), the last at #%d",
-        type(command).__name__,
+        name,
         len(recorded.events),
         recorded.position,
         extra=context,

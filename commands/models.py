@@ -2,12 +2,22 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from commands.domain.customers import Customer
 from commands.domain.orders import Order, OrderLine, OrderStatus
 from commands.domain.products import Product
 
-__all__ = ["Customer", "IdempotencyRecord", "Order", "OrderLine", "OrderStatus", "Product", "StoredEvent"]
+__all__ = [
+    "Customer",
+    "IdempotencyRecord",
+    "OperatorAction",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "Product",
+    "StoredEvent",
+]
 
 
 class StoredEvent(models.Model):
@@ -49,3 +59,35 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.status_code})"
+
+
+class OperatorAction(models.Model):
+    """What an operator did in the admin, when, and how it ended: the audit log. Rows are only ever inserted.
+
+    It lives here, on `default`, rather than on `read`: the read databases hold
+    what can be rebuilt from the event log, and an audit trail cannot be; on
+    `default` it is kept and backed up with the event log, it can point at the
+    operator's user row, and an admin command's audit row commits in the same
+    transaction as the command's events (commands.audit).
+    """
+
+    class Outcome(models.TextChoices):
+        DONE = "done"
+        REQUESTED = "requested"  # handed to a worker (a rebuild): its progress is shown on the dashboard
+        REFUSED = "refused"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150)  # kept when the user is deleted
+    action = models.CharField(max_length=64)  # cancel_order, restock_product, rebuild, retry, skip_event, ...
+    target = models.CharField(max_length=200)  # "order <id>", "product <id>", "projection <name>"
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    detail = models.TextField(blank=True)  # the refusal's code and message, the event skipped, ...
+    # The command an admin action dispatched: its events carry it in metadata["command_id"].
+    command_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.target}: {self.outcome}"

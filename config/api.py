@@ -6,7 +6,8 @@ error carries (e.g. "current_version" on a version conflict).
 """
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, parsers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -40,6 +41,13 @@ def exception_handler(exc, context):
             "detail": exc.detail,
         }
     return response
+
+
+def not_found(request, exception):
+    """handler404: a URL under /api/ that matches nothing gets the common error body, not an HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 class JSONParser(parsers.JSONParser):

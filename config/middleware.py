@@ -19,9 +19,7 @@ class RequestSizeLimitMiddleware:
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse(
-                {"code": "invalid_content_length", "detail": "Bad Content-Length."}, status=400
-            )
+            return JsonResponse({"code": "invalid_content_length", "detail": "Bad Content-Length."}, status=400)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and declared > limit:
             return JsonResponse(

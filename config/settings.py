@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.routers.PinReplicaMiddleware",
+    "config.metrics.QueryMetricsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -139,6 +140,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projections.tasks.catch_up_everything",
         "schedule": env.float("PROJECTION_SAFETY_NET_SECONDS", default=5.0),
     },
+    # The points of the dashboard's lag chart (one per follower every 30 s, kept for a day).
+    "sample-projection-lag": {
+        "task": "projections.tasks.sample_lag",
+        "schedule": 30.0,
+    },
 }
 
 # --- Projections -----------------------------------------------------------
@@ -146,6 +152,9 @@ PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
 # Attempts at a failing event before its projection is marked failed (at least 2,
 # so the last attempt runs one event at a time and names the event).
 PROJECTION_MAX_ATTEMPTS = max(2, env.int("PROJECTION_MAX_ATTEMPTS", default=3))
+
+# The bearer token a Prometheus scraper sends to /metrics (staff sessions work without it).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # /readyz reports a follower whose oldest unapplied event is older than this as stalled.
 READY_MAX_LAG_SECONDS = env.float("READY_MAX_LAG_SECONDS", default=60.0)
@@ -202,6 +211,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.document_command_errors",
+    ],
 }
 
 # --- Security (check --deploy is clean with DEBUG off) ---------------------

@@ -1,4 +1,5 @@
-"""The projection side's own tables on `read`: checkpoints, skipped events, outgoing e-mail.
+"""The projection side's own tables on `read`: checkpoints, skipped events, outgoing e-mail, and what the
+operator dashboard shows: rebuild runs and lag samples.
 
 A checkpoint row and the read-model rows it covers always change in the same
 transaction on `read`, which is what makes projection exactly-once.
@@ -83,3 +84,54 @@ class OutgoingEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.position} to {self.recipient} ({self.state})"
+
+
+class RebuildRun(models.Model):
+    """One requested rebuild of one projection, and how far it has got (written by the rebuild task)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    name = models.CharField(max_length=64)
+    requested_by = models.CharField(max_length=150, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    events_done = models.PositiveBigIntegerField(default=0)
+    position = models.BigIntegerField(default=0)  # the last event replayed
+    head = models.BigIntegerField(default=0)  # the head of the log when the replay started
+    error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["name", "-requested_at"], name="rebuild_run_by_name")]
+
+    def __str__(self) -> str:
+        return f"rebuild of {self.name} ({self.state})"
+
+    @property
+    def percent(self) -> int:
+        """How much of the log the replay has covered, 0 to 100."""
+        if self.state == self.State.DONE:
+            return 100
+        return min(100, int(100 * self.position / self.head)) if self.head else 0
+
+
+class LagSample(models.Model):
+    """A follower's lag at one moment, taken by beat (projections.tasks.sample_lag) for the dashboard's chart."""
+
+    taken_at = models.DateTimeField(db_index=True)
+    name = models.CharField(max_length=64)
+    position = models.BigIntegerField()
+    lag_events = models.PositiveBigIntegerField()
+    lag_seconds = models.FloatField()
+
+    class Meta:
+        ordering = ["taken_at", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.lag_events} behind at {self.taken_at:%H:%M:%S}"

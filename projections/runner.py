@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
 from commands.eventlog import read_events
+from config import metrics
 from config.routers import READ_PRIMARY
 from projections.base import HandlerFailed, Projection, Subscriber, registry
 from projections.models import Checkpoint
@@ -67,10 +68,12 @@ def catch_up(follower: Projection | Subscriber, *, batch_size: int | None = None
     applied = 0
     while True:
         try:
-            outcome, count, position = _apply_next_batch(follower, batch_size)
+            with metrics.BATCH_SECONDS.labels(follower.name).time():
+                outcome, count, position = _apply_next_batch(follower, batch_size)
         except TRANSIENT_ERRORS:
             raise
         except Exception as error:
+            metrics.BATCH_FAILURES.labels(follower.name).inc()
             if _record_failure(follower, error):
                 return CatchUpResult(follower.name, Outcome.FAILED, applied, _position(follower))
             continue  # try again, one event at a time

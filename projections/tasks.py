@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from projections import wakeups
+from projections import monitoring, wakeups
 from projections.base import registry
 from projections.rebuild import rebuild
 from projections.runner import Outcome, catch_up
@@ -47,11 +47,34 @@ def catch_up_everything() -> None:
 
 
 @shared_task
-def rebuild_in_background(names: list[str], requested_by: str = "") -> dict[str, int]:
-    """Rebuild the named projections (for the operator dashboard)."""
-    positions = {name: rebuild(registry()[name]).position for name in names}
-    logger.info("rebuilt %s for %s", ", ".join(names), requested_by or "an operator")
+def rebuild_in_background(
+    names: list[str], requested_by: str = "", run_ids: dict[str, int] | None = None
+) -> dict[str, int]:
+    """Rebuild the named projections (for the operator dashboard), recording each one's progress.
+
+    `run_ids` names the RebuildRun the dashboard queued for each projection. A
+    projection that cannot be rebuilt is marked failed in its run, with the
+    error, and the others still go ahead.
+    """
+    positions = {}
+    for name in names:
+        run_id = monitoring.start_rebuild((run_ids or {}).get(name), name, requested_by=requested_by)
+        try:
+            result = rebuild(registry()[name], progress=monitoring.progress_of(run_id))
+        except Exception as error:
+            logger.exception("rebuild of %s for %s failed", name, requested_by or "an operator")
+            monitoring.fail_rebuild(run_id, error)
+            continue
+        monitoring.finish_rebuild(run_id, result)
+        positions[name] = result.position
+    logger.info("rebuilt %s for %s", ", ".join(positions) or "nothing", requested_by or "an operator")
     return positions
+
+
+@shared_task(ignore_result=True)
+def sample_lag() -> int:
+    """Record every follower's lag for the dashboard's chart (run by beat), and prune old samples."""
+    return monitoring.sample_lag()
 
 
 def wake(name: str, *, force: bool = False) -> None:

@@ -4,9 +4,7 @@ from projections.status import follower_statuses
 
 
 class Command(BaseCommand):
-    help = (
-        "Show every projection and subscriber: position, head, lag in events and seconds, state, last error."
-    )
+    help = "Show every projection and subscriber: position, head, lag in events and seconds, state, last error."
 
     def handle(self, *args, **options):
         header = f"{'name':<18} {'kind':<10} {'position':>10} {'head':>10} {'lag':>8} {'lag s':>8}  {'state':<10} error"

@@ -18,6 +18,4 @@ class Command(BaseCommand):
             skipped = skip_failed_event(name, position=position, skipped_by=by or getpass.getuser())
         except OperationRefused as refused:
             raise CommandError(str(refused)) from None
-        self.stdout.write(
-            self.style.WARNING(f"{name} skipped {skipped.event_type} #{position}; it is live again.")
-        )
+        self.stdout.write(self.style.WARNING(f"{name} skipped {skipped.event_type} #{position}; it is live again."))

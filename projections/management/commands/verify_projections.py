@@ -20,18 +20,14 @@ class Command(BaseCommand):
             drift = verify(projection, batch_size=batch_size)
             if drift.total:
                 drifted.append(projection.name)
-                self.stdout.write(
-                    self.style.ERROR(f"{drift.name}: {drift.total} difference(s) at #{drift.position}")
-                )
+                self.stdout.write(self.style.ERROR(f"{drift.name}: {drift.total} difference(s) at #{drift.position}"))
                 for difference in drift.differences:
                     self.stdout.write(f"  {difference}")
                 if drift.total > len(drift.differences):
                     self.stdout.write(f"  ... and {drift.total - len(drift.differences)} more")
             else:
                 self.stdout.write(
-                    self.style.SUCCESS(
-                        f"{drift.name}: {drift.rows_compared} rows match a rebuild at #{drift.position}"
-                    )
+                    self.style.SUCCESS(f"{drift.name}: {drift.rows_compared} rows match a rebuild at #{drift.position}")
                 )
         if drifted:
             raise CommandError(f"Drift found in {', '.join(drifted)}.")
