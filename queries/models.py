@@ -85,6 +85,8 @@ class CustomerOrderHistory(models.Model):
         indexes = [
             models.Index(fields=["-lifetime_value"], name="customer_by_value"),
             models.Index(fields=["-last_order_at"], name="customer_by_last_order"),
+            models.Index(fields=["name", "customer_id"], name="customer_by_name"),
+            models.Index(fields=["-order_count"], name="customer_by_order_count"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,131 @@
+"""Read positions: how far the data behind a query response reaches, and waiting for a minimum.
+
+A projection advances its checkpoint in the same transaction as its read-model
+rows, and a replica replays the primary's transactions in order. So reading
+the checkpoint first, then the data, from the same database, gives data that
+includes every event up to that position: the position is a truthful lower
+bound. Reading them in the other order, or from two replicas, could claim
+events the data does not yet show. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+
+from config.routers import current_read_database
+from projections.models import Checkpoint
+
+MIN_POSITION_HEADER = "X-Min-Position"
+MIN_POSITION_PARAMETER = "min_position"
+READ_POSITION_HEADER = "X-Read-Position"
+
+# Positions are PostgreSQL bigints; anything larger cannot be a position.
+MAX_POSITION = 2**63 - 1
+# Between polls of the checkpoint: short next to a projector's batch, long
+# enough that a waiting request costs the database ~20 tiny queries a second.
+POLL_INTERVAL_SECONDS = 0.05
+
+
+class ProjectionBehind(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "projection_behind"
+
+    def __init__(self, *, position: int, minimum: int, retry_after: int):
+        super().__init__(f"The data is at position {position}, not yet at the requested {minimum}; retry shortly.")
+        self.position = position
+        # DRF's exception handler turns `wait` into the Retry-After header.
+        self.wait = retry_after
+
+
+def requested_min_position(request) -> int | None:
+    """Return the position the client asked to read at least (X-Min-Position or ?min_position=), if any.
+
+    Both may be given; the larger wins. Anything but a non-negative integer is a 400.
+    """
+    candidates = {
+        MIN_POSITION_HEADER: request.headers.get(MIN_POSITION_HEADER),
+        MIN_POSITION_PARAMETER: request.query_params.get(MIN_POSITION_PARAMETER),
+    }
+    positions = [_parse_position(name, value) for name, value in candidates.items() if value is not None]
+    return max(positions, default=None)
+
+
+def _parse_position(name: str, value: str) -> int:
+    value = value.strip()
+    # isdecimal() alone would accept other scripts' digits; the length check keeps
+    # int() away from strings too long to convert.
+    digits = value.isascii() and value.isdecimal() and len(value) <= len(str(MAX_POSITION))
+    if not digits or int(value) > MAX_POSITION:
+        raise ValidationError({name: ["Must be an event position: a non-negative integer."]})
+    return int(value)
+
+
+def read_position(projections: Iterable[str], *, using: str) -> int:
+    """Return the lowest checkpoint position among `projections`, read from database `using`."""
+    names = list(projections)
+    positions = dict(Checkpoint.objects.using(using).filter(name__in=names).values_list("name", "position"))
+    # A projection without a checkpoint row has applied nothing yet.
+    return min((positions.get(name, 0) for name in names), default=0)
+
+
+def await_position(projections: Iterable[str], minimum: int | None, *, using: str) -> int:
+    """Return the read position of `projections` once it reaches `minimum`.
+
+    Polls database `using` for at most QUERY_MIN_POSITION_WAIT_SECONDS, then
+    raises ProjectionBehind (503 with Retry-After).
+    """
+    names = list(projections)
+    position = read_position(names, using=using)
+    if minimum is None or position >= minimum:
+        return position
+    timeout = settings.QUERY_MIN_POSITION_WAIT_SECONDS
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pause(min(POLL_INTERVAL_SECONDS, max(deadline - time.monotonic(), 0)))
+        position = read_position(names, using=using)
+        if position >= minimum:
+            return position
+    raise ProjectionBehind(position=position, minimum=minimum, retry_after=max(1, math.ceil(timeout)))
+
+
+def pause(seconds: float) -> None:
+    """Sleep between polls (a seam for tests, which catch a projection up here instead)."""
+    time.sleep(seconds)
+
+
+class ConsistentReadMixin:
+    """Answer every request at a read position, after waiting for the client's minimum, if it sent one.
+
+    The view names the projections behind its data; everything it reads comes
+    from `self.read_database`, the replica this request is pinned to.
+    """
+
+    projections: tuple[str, ...] = ()
+    read_position: int | None = None
+
+    def projections_behind(self) -> tuple[str, ...]:
+        """The projections whose checkpoints the response's data depends on."""
+        return self.projections
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles first
+        self.read_database = current_read_database()
+        minimum = requested_min_position(request)
+        self.read_position = await_position(self.projections_behind(), minimum, using=self.read_database)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, ProjectionBehind):
+            self.read_position = exc.position
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.read_position is not None:
+            response[READ_POSITION_HEADER] = str(self.read_position)
+        return response

@@ -1,0 +1,42 @@
+"""Who may read what: the catalog is public, customers read their own orders and history, staff read all.
+
+A customer is known on the read side by CustomerOrderHistory.user_id; the
+write side's Customer table is never consulted. Rows a user may not see are
+filtered out of the queryset, so asking for one by id is a 404, like asking
+for one that does not exist.
+"""
+
+from uuid import UUID
+
+from django.db.models import QuerySet
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
+
+from queries.models import CustomerOrderHistory
+
+__all__ = [
+    "AllowAny",
+    "IsAdminUser",
+    "IsAuthenticated",
+    "customer_id_of",
+    "customers_visible_to",
+    "orders_visible_to",
+]
+
+
+def customer_id_of(user, *, using: str) -> UUID | None:
+    """Return the customer id of signed-in `user` on the read side, or None if they are not a customer."""
+    return (
+        CustomerOrderHistory.objects.using(using).filter(user_id=user.pk).values_list("customer_id", flat=True).first()
+    )
+
+
+def orders_visible_to(user, orders: QuerySet, *, customer_id: UUID | None) -> QuerySet:
+    """Every order for staff; a customer's own orders; nothing for anyone else."""
+    if user.is_staff:
+        return orders
+    return orders.filter(customer_id=customer_id) if customer_id else orders.none()
+
+
+def customers_visible_to(user, customers: QuerySet) -> QuerySet:
+    """Every customer for staff; a customer's own row; nothing for anyone else."""
+    return customers if user.is_staff else customers.filter(user_id=user.pk)
