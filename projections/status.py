@@ -15,7 +15,6 @@ from commands.models import StoredEvent
 from config.routers import READ_PRIMARY
 from projections.base import registry
 from projections.models import Checkpoint
-from projections.runner import ensure_checkpoints
 
 
 @dataclass(frozen=True)
@@ -39,8 +38,10 @@ class FollowerStatus:
 
 
 def follower_statuses(database: str = READ_PRIMARY) -> list[FollowerStatus]:
-    """Return the status of every follower, reading checkpoints from `database`."""
-    ensure_checkpoints()
+    """Return the status of every follower, reading checkpoints from `database` (a replica, say).
+
+    It only reads: a follower whose checkpoint does not exist yet shows at position 0.
+    """
     checkpoints = Checkpoint.objects.using(database).in_bulk(list(registry()))
     head = head_position()
     return [_status(follower, checkpoints.get(name), head) for name, follower in registry().items()]
