@@ -133,6 +133,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing (a wake-up after a command commits) gives up fast when the broker is
+# down: the command has committed, and beat's safety net catches up later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
 CELERY_TASK_DEFAULT_QUEUE = "projections"
 CELERY_BEAT_SCHEDULE = {

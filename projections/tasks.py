@@ -77,22 +77,30 @@ def sample_lag() -> int:
     return monitoring.sample_lag()
 
 
-def wake(name: str, *, force: bool = False) -> None:
+def wake(name: str, *, force: bool = False) -> bool:
     """Enqueue a run of follower `name`, unless one is already pending (or `force`).
 
-    The broker or cache being down must never fail a command that has already
-    committed, so failures are logged; beat's safety net catches up later.
+    Return False if the broker could not be reached. The broker or cache being
+    down must never fail a command that has already committed, so failures are
+    logged; beat's safety net catches up once the broker is back.
     """
     if not (wakeups.claim(name) or force):
-        return
+        return True
     try:
         run_follower.apply_async(args=[name], queue=registry()[name].queue, retry=False)
     except Exception:
         logger.exception("could not wake %s; the safety net will catch it up", name)
         wakeups.clear(name)
+        return False
+    return True
 
 
 def wake_all(**signal_kwargs) -> None:
-    """Receiver of commands.signals.events_recorded: wake every follower."""
+    """Receiver of commands.signals.events_recorded: wake every follower.
+
+    If the broker is unreachable for one, the others are not tried: each try
+    costs a connection timeout, and the command's response is waiting.
+    """
     for name in registry():
-        wake(name)
+        if not wake(name):
+            break

@@ -51,7 +51,7 @@ class ProductFilter(filters.FilterSet):
     search = filters.CharFilter(
         method="search_catalog",
         max_length=MAX_SEARCH_LENGTH,
-        label="Words to look for in the name, category and description (web search syntax on PostgreSQL); "
+        label="Words to look for in the name, SKU, category and description (web search syntax on PostgreSQL); "
         "results come best match first unless `ordering` is given.",
     )
     category = filters.CharFilter(max_length=100)
@@ -73,7 +73,12 @@ class ProductFilter(filters.FilterSet):
             return queryset
         if connections[queryset.db].vendor != "postgresql":
             # SQLite has no full-text search: a plain substring match will do for the embedded default.
-            return queryset.filter(Q(name__icontains=words) | Q(description__icontains=words) | Q(sku__icontains=words))
+            return queryset.filter(
+                Q(name__icontains=words)
+                | Q(sku__icontains=words)
+                | Q(category__icontains=words)
+                | Q(description__icontains=words)
+            )
         # websearch_to_tsquery accepts any text (quotes, "or", "-word") without syntax errors.
         query = SearchQuery(words, search_type="websearch", config="english")
         return (

@@ -4,6 +4,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from config import routers
+from config.celery import app as celery_app
 from tests.admin.helpers import OPERATOR_PERMISSIONS, VIEWER_PERMISSIONS, grant
 from tests.factories import StaffFactory, UserFactory
 
@@ -14,6 +16,21 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _one_read_database_and_tasks_in_process(monkeypatch, settings):
+    """Run the admin's stories the same way on every backend.
+
+    The pages read through the request's replica; in tests a replica is a second
+    connection to the read database, which cannot see what a test's transaction
+    wrote there, so reads stay on `read` (routing itself is tested in
+    tests/config/test_router.py). Tasks the dashboard enqueues (a rebuild) run
+    in-process, as on the embedded default; real workers are the drills' business.
+    """
+    monkeypatch.setattr(routers, "replica_aliases", lambda: [])
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.postgres.search import SearchVector
 from django.db import connections
 
 from config.routers import READ_PRIMARY, choose_replica
 from projections.base import registry
+from projections.catalog import catalog_search_vector
 from projections.models import Checkpoint
 from projections.runner import catch_up
 from queries.models import CustomerOrderHistory, DailySales, OrderSummary, ProductCatalog
@@ -64,11 +64,7 @@ def catalog_rows(count: int, **fields) -> list[ProductCatalog]:
         rows.append(ProductCatalog(**values))
     rows = ProductCatalog.objects.bulk_create(rows)
     if connections[READ_PRIMARY].vendor == "postgresql":  # as the catalog projection does
-        ProductCatalog.objects.filter(pk__in=[row.pk for row in rows]).update(
-            search_vector=SearchVector("name", weight="A", config="english")
-            + SearchVector("category", weight="B", config="english")
-            + SearchVector("description", weight="C", config="english")
-        )
+        ProductCatalog.objects.filter(pk__in=[row.pk for row in rows]).update(search_vector=catalog_search_vector())
     return rows
 
 

@@ -147,13 +147,16 @@ def test_an_explicit_ordering_overrides_the_search_rank(anonymous_client):
     assert found == [str(in_description.pk), str(in_name.pk)]
 
 
-def test_search_on_sqlite_matches_substrings_of_name_description_and_sku(anonymous_client):
+def test_search_on_sqlite_matches_substrings_of_name_sku_category_and_description(anonymous_client):
     if connections["read"].vendor != "sqlite":
         pytest.skip("the substring fallback is what SQLite uses; PostgreSQL has full-text search")
     (by_sku,) = catalog_rows(1, sku="ZX-81")
     (by_name,) = catalog_rows(1, name="A zx-81 clone")
+    (by_category,) = catalog_rows(1, category="zx-81 parts")
+    (by_description,) = catalog_rows(1, description="Fits the ZX-81.")
     catalog_rows(1, name="Spectrum")
-    assert set(ids(anonymous_client.get(URL, {"search": "ZX-81"}))) == {str(by_sku.pk), str(by_name.pk)}
+    found = set(ids(anonymous_client.get(URL, {"search": "ZX-81"})))
+    assert found == {str(row.pk) for row in (by_sku, by_name, by_category, by_description)}
 
 
 # --- Ordering and pages ------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Resolving the projection names a management command was given."""
+"""What the projection management commands share: resolving names, and the --batch-size option."""
+
+import argparse
 
 from django.core.management.base import CommandError
 
@@ -18,3 +20,17 @@ def chosen_projections(names: list[str], *, everything: bool) -> list:
         hint = f" ({', '.join(subscribers)}: subscribers are never replayed)" if subscribers else ""
         raise CommandError(f"Unknown projection {', '.join(unknown)}{hint}. Known: {', '.join(available)}.")
     return [available[name] for name in names]
+
+
+def positive_batch_size(text: str) -> int:
+    """argparse type of --batch-size: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+BATCH_SIZE_HELP = "Events per batch (default: the PROJECTION_BATCH_SIZE setting, 500)."

@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from projections.management.commands._names import chosen_projections
+from projections.management.commands._names import BATCH_SIZE_HELP, chosen_projections, positive_batch_size
 from projections.rebuild import RebuildRefused, rebuild
 
 
@@ -15,14 +15,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("names", nargs="*", help="Projections to rebuild.")
         parser.add_argument("--all", action="store_true", help="Rebuild every projection.")
-        parser.add_argument("--batch-size", type=int, default=None, help="Events per batch (default 500).")
+        parser.add_argument("--batch-size", type=positive_batch_size, default=None, help=BATCH_SIZE_HELP)
         parser.add_argument(
             "--force", action="store_true", help="Take over a rebuild that was interrupted and left behind."
         )
 
     def handle(self, *args, names, batch_size, force, **options):
-        if batch_size is not None and batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
         for projection in chosen_projections(names, everything=options["all"]):
             started = time.monotonic()
             try:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from projections.management.commands._names import chosen_projections
+from projections.management.commands._names import BATCH_SIZE_HELP, chosen_projections, positive_batch_size
 from projections.rebuild import verify
 
 
@@ -12,7 +12,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("names", nargs="*", help="Projections to verify (default: all).")
-        parser.add_argument("--batch-size", type=int, default=None, help="Events per batch (default 500).")
+        parser.add_argument("--batch-size", type=positive_batch_size, default=None, help=BATCH_SIZE_HELP)
 
     def handle(self, *args, names, batch_size, **options):
         drifted = []
