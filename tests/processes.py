@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from django.db import connections
 
 BIN = Path(sys.executable).parent
@@ -178,3 +179,25 @@ class Services:
 
     def logs(self) -> str:
         return "\n".join(f"--- {s.name} ---\n{s.log()[-4000:]}" for s in self.started)
+
+
+# --- Fixtures for the tests that start services (imported by tests/e2e and tests/drills) ------------
+
+
+@pytest.fixture(autouse=True)
+def _passwords_the_services_can_check(settings):
+    # The service processes use the real hashers; users made here must be able to log in there.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+
+
+@pytest.fixture
+def services(tmp_path, request):
+    """Real Celery workers, beat, gunicorn and Redis for one test; their logs are printed if it fails."""
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs Redis and real Celery workers: set REDIS_URL (and DATABASE_URL) to run it")
+    started = Services(tmp_path)
+    yield started
+    started.stop_all()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(started.logs())
