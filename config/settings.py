@@ -193,6 +193,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON_RATE", default="600/minute"),
         "user": env("THROTTLE_USER_RATE", default="3000/minute"),
+        # Token sign-ins per client IP: enough for people, too few for password guessing.
+        "sign_in": env("THROTTLE_SIGN_IN_RATE", default="20/minute"),
     },
     # The client's IP for the anonymous throttle: 0 trusts no X-Forwarded-For (set it
     # to the number of proxies in front of the app), so clients cannot spoof it.

@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from config import health
 from config.metrics import metrics_view
+from config.throttling import ObtainTokenView
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -13,7 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/commands/", include("commands.api.urls")),
     path("api/queries/", include("queries.urls")),
-    path("api/auth/token/", obtain_auth_token, name="obtain-token"),
+    path("api/auth/token/", ObtainTokenView.as_view(), name="obtain-token"),
     path("api/auth/", include("rest_framework.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -5,7 +5,6 @@ from django.core.cache import cache
 from django.test import Client
 
 from config import routers
-from config.celery import app as celery_app
 from tests.admin.helpers import OPERATOR_PERMISSIONS, VIEWER_PERMISSIONS, grant
 from tests.factories import StaffFactory, UserFactory
 
@@ -29,8 +28,9 @@ def _one_read_database_and_tasks_in_process(monkeypatch, settings):
     in-process, as on the embedded default; real workers are the drills' business.
     """
     monkeypatch.setattr(routers, "replica_aliases", lambda: [])
+    # Celery reads its settings from Django's on every use: never set them on the
+    # Celery app itself, where a value would outlive the test.
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
 
 
 @pytest.fixture
