@@ -54,6 +54,7 @@ HAVE_SAFE_DEFAULTS = {
     "READY_MAX_LAG_SECONDS",
     "THROTTLE_ANON_RATE",
     "THROTTLE_USER_RATE",
+    "THROTTLE_SIGN_IN_RATE",
     # Empty: /metrics is for staff sessions only until a scraper's token is configured.
     "METRICS_TOKEN",
     # 0: nothing sits in front of gunicorn in this stack, so X-Forwarded-For is never trusted.
