@@ -8,10 +8,13 @@ group so a drill can SIGKILL a worker with its pool children.
 from __future__ import annotations
 
 import os
+import queue
+import selectors
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -201,3 +204,120 @@ def services(tmp_path, request):
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print(started.logs())
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a TCP server, until cut: a database outage without touching the database.
+
+    `cut()` closes the listening socket and every live connection (clients see
+    refused connections and dropped sessions); `restore()` listens again on the
+    same port. One thread runs the sockets; cut and restore run on it too.
+    """
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1"):
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._selector = selectors.DefaultSelector()
+        self._listener: socket.socket | None = None
+        self._peers: dict[socket.socket, socket.socket] = {}
+        self._actions: queue.Queue = queue.Queue()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._selector.register(self._wake_reader, selectors.EVENT_READ)
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=f"tcp-proxy-{self.port}", daemon=True)
+
+    def start(self) -> TcpProxy:
+        self._thread.start()
+        self.restore()
+        return self
+
+    def cut(self) -> None:
+        self._on_proxy_thread(self._cut)
+
+    def restore(self) -> None:
+        self._on_proxy_thread(self._listen)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._on_proxy_thread(self._cut)
+            self._stopped = True
+            self._wake_writer.send(b"!")
+            self._thread.join(timeout=5)
+
+    def _on_proxy_thread(self, action: Callable[[], None]) -> None:
+        done = threading.Event()
+        self._actions.put((action, done))
+        self._wake_writer.send(b"!")
+        if not done.wait(timeout=10):
+            raise AssertionError(f"the proxy on port {self.port} did not run {action.__name__}")
+
+    def _run(self) -> None:
+        while not self._stopped:
+            for key, _ in self._selector.select(timeout=0.5):
+                if key.fileobj is self._wake_reader:
+                    self._wake_reader.recv(4096)
+                    while not self._actions.empty():
+                        action, done = self._actions.get()
+                        action()
+                        done.set()
+                elif key.fileobj is self._listener:
+                    self._accept()
+                elif key.fileobj in self._peers:  # not closed earlier in this round
+                    self._forward(key.fileobj)
+
+    def _listen(self) -> None:
+        if self._listener is not None:
+            return
+        listener = socket.socket()
+        # The port's old connections linger in TIME_WAIT; the restored proxy must still get the same port.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(128)
+        self._listener = listener
+        self._selector.register(listener, selectors.EVENT_READ)
+
+    def _cut(self) -> None:
+        if self._listener is not None:
+            self._selector.unregister(self._listener)
+            self._listener.close()
+            self._listener = None
+        for connection in list(self._peers):
+            self._close(connection)
+
+    def _accept(self) -> None:
+        client, _ = self._listener.accept()
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        self._peers[client], self._peers[upstream] = upstream, client
+        self._selector.register(client, selectors.EVENT_READ)
+        self._selector.register(upstream, selectors.EVENT_READ)
+
+    def _forward(self, source: socket.socket) -> None:
+        try:
+            data = source.recv(65536)
+            if data:
+                self._peers[source].sendall(data)
+                return
+        except OSError:
+            pass
+        self._close(source)
+
+    def _close(self, connection: socket.socket) -> None:
+        if connection not in self._peers:
+            return  # closed already, with its peer
+        peer = self._peers.pop(connection)
+        del self._peers[peer]
+        for end in (connection, peer):
+            self._selector.unregister(end)
+            end.close()
+
+
+def database_url_through(alias: str, proxy: TcpProxy) -> str:
+    """The URL of this session's database `alias`, reached through `proxy`."""
+    config = connections[alias].settings_dict
+    credentials = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
+    return f"postgres://{credentials}@127.0.0.1:{proxy.port}/{config['NAME']}"

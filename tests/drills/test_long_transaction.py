@@ -1,0 +1,117 @@
+"""A long transaction holding an unprojected position open: later commands wait their turn, nothing is skipped.
+
+A transaction in the test process runs a command (its event appended, so it
+holds the event log's append lock and its position) and stays open. Commands
+sent over HTTP meanwhile queue on the append lock: they wait, and get
+positions after the held one, so a projector can never pass over it.
+
+What /readyz shows meanwhile, truthfully: ready (200). The held event is not
+committed, and every later append is blocked behind it, so the visible log does
+not move: there is no committed event waiting to be projected, hence no lag,
+however long READY_MAX_LAG_SECONDS (1 s here) is exceeded. The stall shows as
+commands waiting (latency, advisory-lock waits in pg_stat_activity), not as
+projection lag. Once the transaction ends everything commits and catches up.
+"""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+import requests
+from django.db import connections, transaction
+
+from commands.commands import RegisterProduct
+from commands.eventlog import EVENT_LOG_DATABASE, head_position
+from commands.handlers import dispatch
+from queries.models import OrderSummary, ProductCatalog
+from tests.drills.helpers import assert_read_models_match_a_rebuild, positions, wait_until_caught_up
+from tests.factories import CustomerFactory, ProductFactory, StaffFactory
+from tests.processes import service_environment, wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
+
+READY_MAX_LAG_SECONDS = 1
+
+
+def _token(base_url: str, user) -> dict[str, str]:
+    response = requests.post(
+        f"{base_url}/api/auth/token/", json={"username": user.username, "password": "correct horse battery staple"}
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Token {response.json()['token']}"}
+
+
+def _place(base_url: str, headers, product) -> requests.Response:
+    return requests.post(
+        f"{base_url}/api/commands/orders/place/",
+        json={"lines": [{"product_id": str(product.pk), "quantity": 1}]},
+        headers=headers,
+        timeout=30,
+    )
+
+
+def _register_a_product_and_hold(staff, held: threading.Event, release: threading.Event) -> int:
+    """Run RegisterProduct inside a transaction that stays open until `release`; return its event's position."""
+    try:
+        with transaction.atomic(using=EVENT_LOG_DATABASE):
+            # The handler's own atomic block becomes a savepoint: its append lock lasts until this block ends.
+            recorded = dispatch(
+                RegisterProduct(sku="HELD-1", name="Held", price=Decimal("5.00"), category="toys", stock=10), staff
+            )
+            held.set()
+            release.wait(timeout=30)
+        return recorded.position
+    finally:
+        connections.close_all()  # this thread's connections, before the test database is flushed
+
+
+def _waiting_for_the_append_lock() -> int:
+    with connections[EVENT_LOG_DATABASE].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_commands_queue_behind_a_long_transaction_and_projections_skip_nothing(services):
+    staff = StaffFactory()
+    products = [ProductFactory(stock=100, actor=staff) for _ in range(2)]  # two rows: only the append lock is shared
+    customer = CustomerFactory()
+    _, redis_url = services.redis()
+    environment = service_environment(redis_url, READY_MAX_LAG_SECONDS=str(READY_MAX_LAG_SECONDS))
+    commands_url = services.web(environment)
+    probe_url = services.web(environment)  # its own gunicorn: the waiting commands hold every worker of the first
+    services.worker(environment)
+    services.beat(environment)
+    headers = _token(commands_url, customer.user)
+    before = wait_until_caught_up()
+
+    held, release = threading.Event(), threading.Event()
+    with ThreadPoolExecutor(3) as pool:
+        holder = pool.submit(_register_a_product_and_hold, staff, held, release)
+        assert held.wait(timeout=10), "the long transaction did not start"
+        try:
+            orders = [pool.submit(_place, commands_url, headers, product) for product in products]
+            wait_until(lambda: _waiting_for_the_append_lock() == 2, timeout=20, what="both commands at the lock")
+            time.sleep(READY_MAX_LAG_SECONDS + 0.5)
+            assert not any(order.done() for order in orders), "the commands must wait, not go around the lock"
+            assert head_position() == before  # the visible log stands still...
+            assert set(positions().values()) == {before}  # ...and no follower has moved past the held position
+            readiness = requests.get(f"{probe_url}/readyz", timeout=10)
+            assert readiness.status_code == 200, readiness.json()
+            assert all(result == "ok" for result in readiness.json()["checks"].values())
+        finally:
+            release.set()
+        held_position = holder.result(timeout=10)
+        responses = [order.result(timeout=30) for order in orders]
+
+    assert [response.status_code for response in responses] == [201, 201]
+    placed = sorted(response.json()["position"] for response in responses)
+    assert before < held_position < placed[0]
+    assert wait_until_caught_up(timeout=60) == placed[-1]
+    assert ProductCatalog.objects.using("read").filter(sku="HELD-1").exists()
+    assert OrderSummary.objects.using("read").count() == 2
+    assert_read_models_match_a_rebuild()
