@@ -15,7 +15,7 @@ SEED_ARGS ?=
 SEED := EMAIL_BACKEND="$${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend}" $(MANAGE) seed_demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate seed test lint format worker beat clean
+.PHONY: help install run migrate seed test lint format worker beat clean bench audit
 
 help:  ## List the targets (the default: it changes nothing)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,12 @@ run: migrate  ## Migrate, seed demo data into an empty catalog, serve http://127
 
 test: install  ## Run the tests (PYTEST_ARGS="-k seed -x")
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install  ## Benchmarks against baselines on PostgreSQL + Redis (own databases), ~15 min; writes bench/results/
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+audit: install  ## Known vulnerabilities in the installed dependencies (pip-audit; passes, saying so, when offline)
+	bash .ci/audit
 
 lint: install  ## ruff check and ruff format --check
 	$(BIN)/ruff check .

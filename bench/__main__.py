@@ -1,0 +1,140 @@
+"""`python -m bench`: run the benchmarks, print a table of figures and ratios, write bench/results/<date>.md.
+
+It creates its own databases (bench_write, bench_read: dropped at the end unless --keep)
+and a private redis-server, and runs the benchmarks in the order their data allows:
+1 and 2 on a small shop, then 3, 4, 6 and 5 on the generated history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import report
+from bench.environment import Databases, Services, environment
+
+# (number, module) in the order they run; the table is sorted by number.
+ORDER = [
+    ("1", "bench.command_throughput"),
+    ("2", "bench.append_cost"),
+    ("3", "bench.projection_throughput"),
+    ("4", "bench.rebuild_all"),
+    ("6", "bench.query_latency"),
+    ("5", "bench.projection_lag"),
+]
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", default="", help="Comma-separated benchmark numbers to run, e.g. 1,3 (default: all).")
+    parser.add_argument("--quick", action="store_true", help="Tiny sizes and durations: a smoke test, not figures.")
+    parser.add_argument("--keep", action="store_true", help="Keep the databases afterwards (for poking at them).")
+    parser.add_argument("--database-prefix", default="bench", help="Databases are <prefix>_write, <prefix>_read.")
+    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn workers (docker-compose runs 3).")
+    parser.add_argument("--web-threads", type=int, default=1, help="Threads per gunicorn worker (1: sync workers).")
+    parser.add_argument(
+        "--rebuild-batch-size",
+        type=int,
+        default=5_000,
+        help="--batch-size for rebuild_projections (benchmark 4); 0 for the command's default (500). "
+        "A rebuild writes scratch tables nobody reads, so an operator rebuilding a big log passes a large one.",
+    )
+    parser.add_argument("--no-results-file", action="store_true", help="Print only; do not write bench/results/.")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    chosen = {number.strip() for number in args.only.split(",") if number.strip()} or {n for n, _ in ORDER}
+    started_at, started = datetime.now(UTC), time.monotonic()
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-"))
+    services = Services(log_dir)
+    databases = Databases(args.database_prefix)
+    sections: list[report.Section] = []
+    run = None
+    load_before = _load_average()
+    try:
+        _redis, redis_url = services.redis()
+        env = environment(databases, redis_url)
+        os.environ.update(env)
+        databases.create()
+        _setup_django()
+
+        from bench.context import Run, Sizes
+
+        sizes = Sizes.quick() if args.quick else Sizes()
+        run = Run(args, sizes, databases, services, env, log_dir, redis_url)
+        for number, module_name in ORDER:
+            if number not in chosen:
+                continue
+            module = __import__(module_name, fromlist=["run"])
+            print(f"[{_elapsed(started)}] {module.TITLE} ...", flush=True)
+            began = time.monotonic()
+            try:
+                section = module.run(run)
+            except Exception:
+                section = report.Section(module.TITLE, error=traceback.format_exc())
+                print(section.error, file=sys.stderr, flush=True)
+            section.seconds = time.monotonic() - began
+            sections.append(section)
+            for figure in section.figures:
+                print("    " + "  ".join(cell for cell in figure.cells()[1:] if cell), flush=True)
+            if not args.no_results_file:  # so that an interrupted run still leaves what it measured
+                report.write_markdown(
+                    sorted(sections, key=lambda s: s.title),
+                    started=started_at,
+                    seconds=time.monotonic() - started,
+                    context={**_context(args, run, load_before), "status": "incomplete: still running"},
+                )
+    finally:
+        services.stop_all()
+        if not args.keep:
+            databases.drop()
+    seconds = time.monotonic() - started
+    sections.sort(key=lambda section: section.title)
+    print()
+    print(report.plain_table(sections))
+    print(f"\n{len(sections)} benchmarks in {seconds / 60:.1f} min; logs in {log_dir}")
+    if not args.no_results_file:
+        context = _context(args, run, load_before)
+        path = report.write_markdown(sections, started=started_at, seconds=seconds, context=context)
+        print(f"results: {path}")
+    return 1 if any(section.error for section in sections) else 0
+
+
+def _context(args: argparse.Namespace, run, load_before: str) -> dict[str, str]:
+    return {
+        "load average (1, 5, 15 min) before / now": f"{load_before} / {_load_average()}",
+        "sizes": ", ".join(f"{name}={value}" for name, value in vars(run.sizes).items()) if run else "",
+        "data": "; ".join(run.notes) if run else "",
+        "gunicorn": f"{args.web_workers} workers x {args.web_threads} threads",
+        "rebuild --batch-size": str(args.rebuild_batch_size or "the command's default"),
+    }
+
+
+def _setup_django() -> None:
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    call_command("migrate", database="read", verbosity=0)
+
+
+def _elapsed(started: float) -> str:
+    seconds = int(time.monotonic() - started)
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def _load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""1. Command throughput over HTTP: PlaceOrder with 3 lines against a plain DRF create of the same order.
+
+Both are served by the same gunicorn, with the same workers and settings, in the same run,
+and driven at saturation by the same client, in alternating rounds so that drift in the
+machine's load (it is shared) falls on both alike. The baseline is a ModelViewSet create
+of an order and 3 lines (bench/baseline_app): no events, no stock check, no version.
+No Celery worker runs meanwhile: the wake-ups are enqueued into Redis as usual, and the
+workers' own CPU would belong to another machine in production.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from decimal import Decimal
+
+from bench.context import Run
+from bench.load import LoadResult, median, percentile, saturate
+from bench.profiling import spy_report, start_spy
+from bench.report import Figure, Section
+
+TITLE = "1. Command throughput over HTTP"
+TARGET = 0.6
+WARM_UP_SECONDS = 2.0
+PROFILE_SECONDS = 5.0
+
+
+def run(run: Run) -> Section:
+    from bench.baseline_app.models import PlainOrder
+    from commands.models import Order
+
+    section = Section(TITLE)
+    shop = run.shop()
+    products = [(str(product.id), product.price) for product in shop.products]
+    customers = [(str(customer.id), token) for _user, customer, token in shop.customers]
+    generators = [random.Random(index) for index in range(run.sizes.http_threads)]
+
+    def lines(thread: int) -> list[tuple[str, int, Decimal]]:
+        chosen = generators[thread].sample(products, 3)
+        return [(product_id, generators[thread].randint(1, 3), price) for product_id, price in chosen]
+
+    def place_order(thread: int, n: int):
+        _customer, token = customers[thread % len(customers)]
+        body = {"lines": [{"product_id": p, "quantity": q} for p, q, _ in lines(thread)]}
+        return "POST", "/api/commands/orders/place/", json.dumps(body).encode(), _headers(token)
+
+    def plain_create(thread: int, n: int):
+        customer_id, token = customers[thread % len(customers)]
+        chosen = lines(thread)
+        body = {
+            "customer": customer_id,
+            "status": "placed",
+            "total": str(sum((q * price for _, q, price in chosen), Decimal(0))),
+            "lines": [{"product": p, "quantity": q, "unit_price": str(price)} for p, q, price in chosen],
+        }
+        return "POST", "/bench/baseline/orders/", json.dumps(body).encode(), _headers(token)
+
+    workers, threads = run.args.web_workers, run.args.web_threads
+    web, url = run.services.web(run.env, workers=workers, threads=threads)
+    try:
+        contenders = {"PlaceOrder": place_order, "baseline": plain_create}
+        totals = {name: LoadResult() for name in contenders}
+        for make in contenders.values():
+            saturate(url, make, threads=run.sizes.http_threads, seconds=WARM_UP_SECONDS)
+        orders_before, plain_before = Order.objects.count(), PlainOrder.objects.count()
+        share = run.sizes.http_seconds / run.sizes.http_rounds
+        pairs = []  # (PlaceOrder, baseline) requests/s of each round
+        for _ in range(run.sizes.http_rounds):
+            rates = []
+            for name, make in contenders.items():
+                result = saturate(url, make, threads=run.sizes.http_threads, seconds=share)
+                totals[name].merge(result)
+                rates.append(result.rate)
+                time.sleep(0.2)
+            pairs.append(tuple(rates))
+        placed_after = Order.objects.count()
+        # Not measured: PlaceOrder again, while py-spy samples the gunicorn workers.
+        spy = start_spy(web.process.pid, PROFILE_SECONDS, rate=100, subprocesses=True)
+        saturate(url, place_order, threads=run.sizes.http_threads, seconds=PROFILE_SECONDS)
+        profile = spy_report(spy)
+    finally:
+        run.services.stop(web)
+
+    command, baseline = totals["PlaceOrder"], totals["baseline"]
+    # The median of the rounds' ratios: a burst of someone else's load spoils one round, not the figure.
+    ratio = statistics.median(ours / theirs for ours, theirs in pairs if theirs)
+    section.figures.append(
+        Figure(
+            "1",
+            "PlaceOrder (3 lines) over HTTP",
+            command.rate,
+            "commands/s",
+            "DRF ModelViewSet create",
+            baseline.rate,
+            ratio,
+            f">= {TARGET}",
+            ratio >= TARGET,
+        )
+    )
+    placed, plain = placed_after - orders_before, PlainOrder.objects.count() - plain_before
+    server = f"gunicorn, {workers} {'sync' if threads == 1 else f'gthread x{threads}'} workers"
+    section.details += [
+        f"- Server: {server}, DEBUG off, CONN_MAX_AGE=60; client: {run.sizes.http_threads} threads "
+        f"(http.client, keep-alive where the server allows it), {run.sizes.http_rounds} alternating rounds, "
+        f"{run.sizes.http_seconds:.0f} s per contender after {WARM_UP_SECONDS:.0f} s of warm-up each.",
+        f"- Data: {len(customers)} customers (token auth), {len(products)} products; each order has 3 distinct "
+        "random products, quantity 1-3.",
+        "",
+        "| contender | requests/s | ok | errors | p50 ms | p99 ms | rows written |",
+        "|---|---|---|---|---|---|---|",
+        _row("PlaceOrder", command, f"{placed} orders"),
+        _row("baseline create", baseline, f"{plain} plain orders"),
+        "",
+        f"- Ratio: the median of the {len(pairs)} rounds' ratios (each round: PlaceOrder, then the baseline); "
+        f"rounds: {', '.join(f'{ours:.0f}/{theirs:.0f}' for ours, theirs in pairs)} requests/s; "
+        f"ratio of the totals {command.rate / baseline.rate:.2f}.",
+    ]
+    for name, result in totals.items():
+        if result.failures:
+            section.details.append(f"- {name} failures (first): {result.failures[:3]}")
+    section.details += [
+        "",
+        f"Profile of the gunicorn workers during {PROFILE_SECONDS:.0f} s more of PlaceOrder (py-spy, not measured):",
+        "",
+        *profile,
+    ]
+    return section
+
+
+def _headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+
+
+def _row(name: str, result: LoadResult, written: str) -> str:
+    return (
+        f"| {name} | {result.rate:,.1f} | {result.ok} | {result.errors} | {median(result.latencies) * 1000:.1f} "
+        f"| {percentile(result.latencies, 0.99) * 1000:.1f} | {written} |"
+    )

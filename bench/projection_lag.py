@@ -1,0 +1,188 @@
+"""5. Lag under load: from a command's commit to its order being visible in OrderSummary.
+
+A real Celery worker (2 processes, as `make worker` starts on this machine) and beat run
+against the run's private Redis and databases, on read models already at the head of the
+1,000,000-event log. PlaceOrder commands go through the handlers in this process, paced
+at a steady rate; each records the moment its transaction committed and the position of
+its event. A poller reads the order_summary checkpoint every few milliseconds: the
+checkpoint commits with the read-model rows, so the first poll that sees it at or past a
+command's position is when that order became visible. Lag = that moment - the commit.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+from bench.context import Run
+from bench.load import percentile
+from bench.profiling import spy_report, start_spy
+from bench.report import Figure, Section
+
+TITLE = "5. Lag under load"
+TARGET_P99_MS = 500
+POLL_SECONDS = 0.005
+PACING_THREADS = 8
+PROFILE_SECONDS = 6.0
+DRAIN_SECONDS = 60
+
+
+@dataclass
+class Sent:
+    committed: float
+    position: int
+
+
+def run(run: Run) -> Section:
+    from django.contrib.auth.models import User
+    from django.db import close_old_connections
+
+    from commands.commands import OrderLineRequest, PlaceOrder
+    from commands.eventlog import head_position
+    from commands.handlers import dispatch
+    from commands.models import Customer, Product
+    from projections.models import Checkpoint
+
+    section = Section(TITLE)
+    run.read_models()
+    # Subscribers (e-mail, cache) were never run over the generated history, which is not news
+    # to anyone: start them at the head, as a deployment that had been running would be.
+    head = head_position()
+    Checkpoint.objects.using("read").exclude(name__in=_projection_names()).update(position=head)
+    run.flush_redis()
+
+    customers = list(Customer.objects.order_by("?")[:200].values_list("user_id", flat=True))
+    actors = list(User.objects.filter(pk__in=customers))
+    products = list(Product.objects.filter(discontinued=False).values_list("pk", flat=True))
+
+    worker = run.services.worker(run.env, concurrency=2)
+    beat = run.services.beat(run.env)
+    observed: list[tuple[float, int]] = []
+    stop = threading.Event()
+    poller = threading.Thread(target=_poll, args=(run.databases.url(run.databases.read), observed, stop), daemon=True)
+    poller.start()
+    rate, seconds = run.sizes.lag_rate, run.sizes.lag_seconds
+
+    def place_order(generator: random.Random) -> int:
+        lines = tuple(OrderLineRequest(p, generator.randint(1, 3)) for p in generator.sample(products, 3))
+        return dispatch(PlaceOrder(customer_id=None, lines=lines), generator.choice(actors)).position
+
+    try:
+        sent, late, began, finished = _drive(place_order, rate=rate, seconds=seconds)
+        close_old_connections()
+        last = max(item.position for item in sent)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while (not observed or observed[-1][1] < last) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # Not measured: the same load again for a few seconds, while py-spy samples the worker.
+        spy = start_spy(worker.process.pid, PROFILE_SECONDS, rate=100, subprocesses=True)
+        _drive(place_order, rate=rate, seconds=PROFILE_SECONDS)
+        profile = spy_report(spy)
+    finally:
+        stop.set()
+        poller.join(timeout=5)
+        run.services.stop(beat)
+        run.services.stop(worker)
+
+    lags, unseen = [], 0
+    for item in sent:
+        seen = _first_seen(observed, item.position)
+        if seen is None:
+            unseen += 1
+        else:
+            lags.append(max(0.0, seen - item.committed))
+    achieved = len(sent) / (finished - began)
+    p50, p99 = percentile(lags, 0.5) * 1000, percentile(lags, 0.99) * 1000
+    worst = max(lags) * 1000 if lags else float("nan")
+    section.figures += [
+        Figure("5", f"commit -> OrderSummary lag at {achieved:.0f} commands/s: p50", p50, "ms"),
+        Figure("5", "commit -> OrderSummary lag: p99", p99, "ms", target=f"< {TARGET_P99_MS} ms", met=p99 < 500),
+        Figure("5", "commit -> OrderSummary lag: worst", worst, "ms"),
+    ]
+    section.details += [
+        f"- {len(sent):,} PlaceOrder commands (3 lines) in {finished - began:.1f} s: {achieved:.1f}/s against "
+        f"{rate:.0f}/s asked, from {PACING_THREADS} threads; {len(late)} started late "
+        f"(worst {max(late, default=0) * 1000:.0f} ms).",
+        f"- Worker: 2 prefork processes on queues projections, notifications, cache; beat every "
+        f"{run.env.get('PROJECTION_SAFETY_NET_SECONDS', '5')} s; checkpoint polled every {POLL_SECONDS * 1000:.0f} ms "
+        f"({len(observed)} changes seen); {unseen} orders not visible {DRAIN_SECONDS} s after the last command.",
+        f"- Lag percentiles: p90 {percentile(lags, 0.9) * 1000:.0f} ms, p95 {percentile(lags, 0.95) * 1000:.0f} ms.",
+        "",
+        f"Profile of the worker's processes during {PROFILE_SECONDS:.0f} s more of the same load "
+        "(py-spy, not measured):",
+        "",
+        *profile,
+    ]
+    return section
+
+
+def _drive(place_order, *, rate: float, seconds: float) -> tuple[list[Sent], list[float], float, float]:
+    """Run `place_order` `rate` times a second for `seconds` from a few threads; return what was sent."""
+    from django.db import close_old_connections
+
+    total = int(rate * seconds)
+    sent: list[Sent] = []
+    late: list[float] = []
+    lock = threading.Lock()
+    slots = iter(range(total))
+    began = time.monotonic() + 0.2
+
+    def pace(index: int) -> None:
+        generator = random.Random(index)
+        try:
+            while True:
+                with lock:
+                    slot = next(slots, None)
+                if slot is None:
+                    return
+                delay = began + slot / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                else:
+                    late.append(-delay)
+                position = place_order(generator)
+                committed = time.monotonic()
+                with lock:
+                    sent.append(Sent(committed, position))
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=pace, args=(index,)) for index in range(PACING_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sent, late, began, time.monotonic()
+
+
+def _projection_names() -> list[str]:
+    from projections.base import replayable_projections
+
+    return list(replayable_projections())
+
+
+def _poll(url: str, observed: list[tuple[float, int]], stop: threading.Event) -> None:
+    last = -1
+    with psycopg.connect(url, autocommit=True) as connection:
+        while not stop.is_set():
+            row = connection.execute("SELECT position FROM projections_checkpoint WHERE name = 'order_summary'")
+            position = row.fetchone()[0]
+            if position != last:
+                observed.append((time.monotonic(), position))
+                last = position
+            time.sleep(POLL_SECONDS)
+
+
+def _first_seen(observed: list[tuple[float, int]], position: int) -> float | None:
+    low, high = 0, len(observed)
+    while low < high:  # the checkpoint only moves forward: binary search for the first at or past `position`
+        middle = (low + high) // 2
+        if observed[middle][1] >= position:
+            high = middle
+        else:
+            low = middle + 1
+    return observed[low][0] if low < len(observed) else None
