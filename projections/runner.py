@@ -64,7 +64,6 @@ def ensure_checkpoints() -> None:
 def catch_up(follower: Projection | Subscriber, *, batch_size: int | None = None) -> CatchUpResult:
     """Apply every event after the follower's checkpoint, batch by batch, until the head."""
     batch_size = batch_size or settings.PROJECTION_BATCH_SIZE
-    ensure_checkpoints()
     applied = 0
     while True:
         try:
@@ -91,7 +90,11 @@ def _apply_next_batch(follower, batch_size: int) -> tuple[Outcome | None, int, i
             .first()
         )
         if checkpoint is None:
-            return Outcome.BUSY, 0, 0
+            # Locked by another runner, or not created yet: created here once, not on every run.
+            if Checkpoint.objects.using(READ_PRIMARY).filter(name=follower.name).exists():
+                return Outcome.BUSY, 0, 0
+            ensure_checkpoints()
+            return None, 0, 0  # the caller loops, and locks the new checkpoint
         if checkpoint.state != Checkpoint.State.LIVE:
             return Outcome.PAUSED, 0, checkpoint.position
         limit = 1 if checkpoint.attempts else batch_size

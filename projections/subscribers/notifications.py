@@ -79,11 +79,7 @@ def _order_placed(order_id) -> OrderPlaced:
 def send_pending_emails() -> int:
     """Send every pending e-mail once, oldest event first; return how many were sent."""
     sent = 0
-    # Oldest first (the model orders newest first, for the admin): a confirmation goes before its dispatch notice.
-    pending = OutgoingEmail.objects.using(READ_PRIMARY).filter(state=OutgoingEmail.State.PENDING)
-    for email in pending.order_by("position"):
-        if not _claim(email):
-            continue  # another worker took it
+    for email in _claim_pending():
         try:
             send_mail(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.recipient])
         except Exception as error:
@@ -95,14 +91,24 @@ def send_pending_emails() -> int:
     return sent
 
 
-def _claim(email: OutgoingEmail) -> bool:
+def _claim_pending() -> list[OutgoingEmail]:
+    """Move every pending e-mail to "sending" for this worker, in one transaction, and return them.
+
+    SKIP LOCKED lets concurrent workers claim disjoint sets; a claimed message is
+    never claimed again. Oldest first (the model orders newest first, for the
+    admin): a confirmation goes out before its dispatch notice.
+    """
     with transaction.atomic(using=READ_PRIMARY):
-        claimed = (
+        emails = list(
             OutgoingEmail.objects.using(READ_PRIMARY)
-            .filter(pk=email.pk, state=OutgoingEmail.State.PENDING)
-            .update(state=OutgoingEmail.State.SENDING)
+            .select_for_update(skip_locked=True)
+            .filter(state=OutgoingEmail.State.PENDING)
+            .order_by("position")
         )
-    return claimed == 1
+        OutgoingEmail.objects.using(READ_PRIMARY).filter(
+            pk__in=[email.pk for email in emails], state=OutgoingEmail.State.PENDING
+        ).update(state=OutgoingEmail.State.SENDING)
+    return emails
 
 
 def _finish(email: OutgoingEmail, state: str, error: str = "") -> None:
