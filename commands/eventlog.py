@@ -132,8 +132,13 @@ def read_events(after_position: int, limit: int) -> list[RecordedEvent]:
 
 def read_stream(stream_id: uuid.UUID) -> list[RecordedEvent]:
     """Return every event of one aggregate's stream, oldest first."""
-    rows = StoredEvent.objects.using(EVENT_LOG_DATABASE).filter(stream_id=stream_id).order_by("version")
-    return [_recorded(row) for row in rows]
+    rows = (
+        StoredEvent.objects.using(EVENT_LOG_DATABASE)
+        .filter(stream_id=stream_id)
+        .order_by("version")
+        .values_list(*_RECORDED_FIELDS)
+    )
+    return [RecordedEvent(*row) for row in rows]
 
 
 def head_position() -> int:
@@ -146,13 +151,4 @@ _RECORDED_FIELDS = ("position", "stream_id", "version", "type", "data", "metadat
 
 
 def _recorded(row: StoredEvent) -> RecordedEvent:
-    return RecordedEvent(
-        position=row.position,
-        stream_id=row.stream_id,
-        version=row.version,
-        type=row.type,
-        data=row.data,
-        metadata=row.metadata,
-        recorded_at=row.recorded_at,
-        schema_version=row.schema_version,
-    )
+    return RecordedEvent(*(getattr(row, field) for field in _RECORDED_FIELDS))
