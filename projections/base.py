@@ -87,10 +87,8 @@ class Projection:
             return
         keys = {key for recorded, handler in relevant for key in handler.rows(recorded.event, recorded)}
         rows = model._default_manager.db_manager(READ_PRIMARY).in_bulk(list(keys))
+        rows.update({key: self.new_row(model, key) for key in keys - rows.keys()})
         for recorded, handler in relevant:
-            for key in handler.rows(recorded.event, recorded):
-                if key not in rows:
-                    rows[key] = self.new_row(model, key)
             try:
                 handler.apply(self, rows, recorded.event, recorded)
             except Exception as error:
