@@ -15,10 +15,10 @@ SEED_ARGS ?=
 SEED := EMAIL_BACKEND="$${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend}" $(MANAGE) seed_demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate seed test lint format worker beat clean bench audit
+.PHONY: help install run migrate seed test lint format worker beat clean bench audit replica replica-stop
 
 help:  ## List the targets (the default: it changes nothing)
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ worker: install  ## A Celery worker for the projections, notifications and cache
 
 beat: install  ## The Celery beat scheduler (needs REDIS_URL)
 	$(BIN)/celery -A config beat -l info
+
+replica:  ## A local streaming replica of PostgreSQL on 127.0.0.1:5433, in var/replica (scripts/replica)
+	scripts/replica start
+
+replica-stop:  ## Stop the local replica (`make replica` starts it again; `scripts/replica destroy` deletes it)
+	scripts/replica stop
 
 clean:  ## Remove caches and build leftovers (keeps .venv and the databases in var/)
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

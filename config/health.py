@@ -1,8 +1,10 @@
 """Health endpoints for load balancers and orchestrators.
 
-/healthz: the process is alive (no I/O). /readyz: every database answers, the
-broker answers, and no projection or subscriber is failed or stalled; 503 with
-a JSON body naming what is not ready otherwise.
+/healthz: the process is alive (no I/O). /readyz: the write database, the read
+primary and the broker answer, and no projection or subscriber is failed or
+stalled; 503 with a JSON body naming what is not ready otherwise. A replica
+that does not answer is reported as degraded, without making the process
+unready: queries read from another replica or the read primary meanwhile.
 """
 
 from django.conf import settings
@@ -11,17 +13,23 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.replicas import replica_aliases
+
 
 @require_GET
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+# A check that starts with this reports trouble the process works around: it stays ready.
+DEGRADED = "degraded"
+
+
 @never_cache
 @require_GET
 def readyz(request):
     checks = {**_database_checks(), "broker": _broker_check(), **_projection_checks()}
-    ready = all(result == "ok" for result in checks.values())
+    ready = all(result == "ok" or result.startswith(DEGRADED) for result in checks.values())
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
 
 
@@ -33,7 +41,10 @@ def _database_checks() -> dict[str, str]:
                 cursor.execute("SELECT 1")
             results[f"database:{alias}"] = "ok"
         except Exception as error:
-            results[f"database:{alias}"] = f"unreachable: {_first_line(error)}"
+            problem = f"unreachable: {_first_line(error)}"
+            if alias in replica_aliases():  # queries read from another replica or `read` meanwhile
+                problem = f"{DEGRADED}: {problem}; queries read elsewhere"
+            results[f"database:{alias}"] = problem
     return results
 
 

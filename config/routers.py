@@ -2,47 +2,64 @@
 
 Query-side and projection models are written on the read primary `read` and
 read from one replica, chosen once per request so that a request never mixes
-two replicas that have replicated to different points.
+two replicas that have replicated to different points. A replica that cannot
+be reached is passed over (config.replicas): reads go to another replica, or to
+`read` itself, until it answers again.
 """
 
 import random
 from contextvars import ContextVar
 
-from django.conf import settings
+from config.replicas import reachable, replica_aliases
 
 READ_SIDE_APPS = frozenset({"queries", "projections"})
 READ_PRIMARY = "read"
 WRITE_DATABASE = "default"
 
-_pinned_replica: ContextVar[str | None] = ContextVar("pinned_replica", default=None)
+
+class _Pin:
+    """The read database of one unit of work: chosen when it first reads, then kept.
+
+    Choosing lazily spares a request that never reads the read side (a command,
+    say) a connection to a replica.
+    """
+
+    def __init__(self, alias: str | None):
+        self._alias = alias
+
+    @property
+    def alias(self) -> str:
+        if self._alias is None:
+            self._alias = choose_replica()
+        return self._alias
 
 
-def replica_aliases() -> list[str]:
-    """Return the configured read replica aliases, in order."""
-    return sorted(alias for alias in settings.DATABASES if alias.startswith("read_replica_"))
+_pinned_replica: ContextVar[_Pin | None] = ContextVar("pinned_replica", default=None)
 
 
 def choose_replica() -> str:
-    """Return a replica alias for a new unit of work, or the read primary when there is none."""
+    """Return a reachable replica for a new unit of work, or the read primary when none is."""
     replicas = replica_aliases()
-    return random.choice(replicas) if replicas else READ_PRIMARY
+    random.shuffle(replicas)
+    return next((alias for alias in replicas if reachable(alias)), READ_PRIMARY)
 
 
 def current_read_database() -> str:
     """Return the database that read-side reads use now: the pinned replica, or a fresh choice."""
-    return _pinned_replica.get() or choose_replica()
+    pin = _pinned_replica.get()
+    return pin.alias if pin else choose_replica()
 
 
 class pinned_replica:
-    """Keep every read-side read inside the block on one replica."""
+    """Keep every read-side read inside the block on one replica (`alias`, or one chosen at the first read)."""
 
     def __init__(self, alias: str | None = None):
         self.alias = alias
 
-    def __enter__(self) -> str:
-        alias = self.alias or choose_replica()
-        self._token = _pinned_replica.set(alias)
-        return alias
+    def __enter__(self) -> _Pin:
+        pin = _Pin(self.alias)
+        self._token = _pinned_replica.set(pin)
+        return pin
 
     def __exit__(self, *exc_info) -> None:
         _pinned_replica.reset(self._token)

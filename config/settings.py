@@ -105,9 +105,14 @@ DATABASES = {
 }
 for number, url in enumerate(env.list("READ_REPLICA_URLS", default=[]), start=1):
     replica = environ.Env.db_url_config(url)
+    replica.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
     replica["CONN_HEALTH_CHECKS"] = True
+    # A replica that does not answer soon is passed over (config.replicas), so don't wait long for it.
+    replica.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
     replica["TEST"] = {"MIRROR": "read"}
     DATABASES[f"read_replica_{number}"] = replica
+# How long queries leave out a replica that could not be reached before trying it again.
+READ_REPLICA_RETRY_SECONDS = env.float("READ_REPLICA_RETRY_SECONDS", default=5.0)
 
 if any(db["ENGINE"].endswith("sqlite3") for db in DATABASES.values()):
     VAR_DIR.mkdir(exist_ok=True)

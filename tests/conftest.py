@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.db import connections
 from rest_framework.test import APIClient
 
+from tests import replication
 from tests.factories import CatalogManagerFactory, CustomerFactory, StaffFactory, UserFactory
 
 
@@ -19,6 +20,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _replicas_replay_before_reads():
+    """On a real streaming replica, a test reads what it has just written (see tests/replication.py)."""
+    replication.install()
 
 
 @pytest.fixture(autouse=True)

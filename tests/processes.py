@@ -42,7 +42,7 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float
         time.sleep(interval)
 
 
-def _database_url(alias: str) -> str:
+def database_url(alias: str) -> str:
     config = connections[alias].settings_dict
     credentials = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
     return f"postgres://{credentials}@{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}/{config['NAME']}"
@@ -52,8 +52,8 @@ def service_environment(redis_url: str, **overrides: str) -> dict[str, str]:
     """The environment of a service process that shares this test session's databases."""
     environment = {
         **os.environ,
-        "DATABASE_URL": _database_url("default"),
-        "READ_DATABASE_URL": _database_url("read"),
+        "DATABASE_URL": database_url("default"),
+        "READ_DATABASE_URL": database_url("read"),
         "READ_REPLICA_URLS": "",
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",

@@ -40,7 +40,9 @@ def no_replicas(monkeypatch):
 
 @pytest.fixture
 def two_replicas(monkeypatch):
+    """Two replicas that answer (whether a replica answers: tests/config/test_replicas.py)."""
     monkeypatch.setattr("config.routers.replica_aliases", lambda: list(REPLICAS))
+    monkeypatch.setattr("config.routers.reachable", lambda alias: True)
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def test_it_is_the_installed_router():
 
 def test_replica_aliases_lists_the_read_replicas_in_order(monkeypatch):
     databases = {alias: {} for alias in ["default", "read_replica_2", "read", "read_replica_1"]}
-    monkeypatch.setattr("config.routers.settings", SimpleNamespace(DATABASES=databases))
+    monkeypatch.setattr("config.replicas.settings", SimpleNamespace(DATABASES=databases))
     assert replica_aliases() == REPLICAS
 
 
@@ -158,22 +160,47 @@ def test_pinned_replica_keeps_one_replica_for_the_whole_block(read_write_router,
     model = read_side("queries")
     pins = set()
     for _ in range(DRAWS):
-        with pinned_replica() as alias:
-            assert {read_write_router.db_for_read(model) for _ in range(20)} == {alias}
-            pins.add(alias)
+        with pinned_replica() as pin:
+            assert {read_write_router.db_for_read(model) for _ in range(20)} == {pin.alias}
+            pins.add(pin.alias)
     assert pins == set(REPLICAS), "every block got the same replica: the choice is not per block"
 
 
 def test_pinned_replica_can_name_the_replica_and_restores_the_outer_pin(two_replicas):
     with pinned_replica("read_replica_1"):
         with pinned_replica("read_replica_2") as inner:
-            assert inner == current_read_database() == "read_replica_2"
+            assert inner.alias == current_read_database() == "read_replica_2"
         assert current_read_database() == "read_replica_1"
 
 
 def test_pinned_replica_is_the_read_primary_without_replicas(no_replicas):
-    with pinned_replica() as alias:
-        assert alias == current_read_database() == "read"
+    with pinned_replica() as pin:
+        assert pin.alias == current_read_database() == "read"
+
+
+def test_a_replica_that_does_not_answer_is_passed_over(read_write_router, two_replicas, monkeypatch):
+    monkeypatch.setattr("config.routers.reachable", lambda alias: alias == "read_replica_2")
+    model = read_side("queries")
+    assert {read_write_router.db_for_read(model) for _ in range(DRAWS)} == {"read_replica_2"}
+
+
+def test_with_no_replica_answering_reads_go_to_the_read_primary(read_write_router, two_replicas, monkeypatch):
+    monkeypatch.setattr("config.routers.reachable", lambda alias: False)
+    with pinned_replica() as pin:
+        assert read_write_router.db_for_read(read_side("queries")) == pin.alias == "read"
+
+
+def test_a_pinned_unit_of_work_connects_to_a_replica_only_when_it_reads_the_read_side(
+    read_write_router, two_replicas, monkeypatch
+):
+    asked = []
+    monkeypatch.setattr("config.routers.reachable", lambda alias: asked.append(alias) or True)
+    with pinned_replica():
+        read_write_router.db_for_read(Product)  # a command reads the write side only
+        assert asked == []
+        read_write_router.db_for_read(read_side("queries"))
+        read_write_router.db_for_read(read_side("projections"))
+    assert len(asked) == 1, "the replica is chosen once per unit of work"
 
 
 def test_the_pin_is_dropped_when_the_block_fails(monkeypatch):
