@@ -5,7 +5,7 @@ the router sends read-side reads to it, and it replays the primary's commits a
 moment after they return. The product's answer to that race is X-Min-Position,
 which tests/replica/ exercises with real lag. Every other test is about
 something else, so before each query on a replica connection this waits until
-the replica has replayed all the WAL the primary had flushed: the replica
+the replica has replayed all the WAL the primary had written: the replica
 behaves like a synchronous one (`synchronous_commit = remote_apply`) for this
 test process only, and the cluster stays asynchronous for everyone else.
 
@@ -64,7 +64,7 @@ def _on_connection_created(sender, connection, **kwargs) -> None:
 def _replayed_first(execute, sql, params, many, context):
     connection = context["connection"]
     if not _lag_allowed.is_set() and _is_standby_connection(connection):
-        _wait_for_replay(connection.connection, _PRIMARY.flushed())
+        wait_for_replay(connection.connection)
     return execute(sql, params, many, context)
 
 
@@ -74,9 +74,23 @@ def _is_standby_connection(connection) -> bool:
     return _standby[connection.alias]
 
 
-def _wait_for_replay(standby: psycopg.Connection, target: str) -> None:
+def wait_for_replay(standby: psycopg.Connection) -> None:
+    """Wait until `standby` has replayed every WAL record the primary has written so far.
+
+    The primary's insert position is the end of a whole record, and every commit
+    that has returned lies before it. Records after the last commit (a test's
+    open transaction, say) may sit unflushed in the primary's buffers, where the
+    standby cannot get them: if the standby is not there at once, a tiny commit
+    on the primary flushes them.
+    """
+    target = _PRIMARY.call("SELECT pg_current_wal_insert_lsn()")
     deadline = time.monotonic() + REPLAY_TIMEOUT_SECONDS
+    flushed = False
     while not standby.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]).fetchone()[0]:
+        if not flushed:
+            # A commit flushes the WAL at once only if its transaction wrote some: this one writes a message.
+            _PRIMARY.call("SELECT pg_logical_emit_message(true, 'tests.replication', 'replay up to here')")
+            flushed = True
         if time.monotonic() > deadline:
             raise AssertionError(
                 f"the replica has not replayed up to {target} in {REPLAY_TIMEOUT_SECONDS}s: is it streaming? "
@@ -85,26 +99,30 @@ def _wait_for_replay(standby: psycopg.Connection, target: str) -> None:
         time.sleep(REPLAY_POLL_SECONDS)
 
 
-class _PrimaryWal:
-    """How far the read primary has flushed its WAL: every commit that has returned lies before it."""
+class _Primary:
+    """One autocommit connection to the read primary's server, shared by the test process's threads."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._connection: psycopg.Connection | None = None
 
-    def flushed(self) -> str:
+    def call(self, query: str) -> str:
         with self._lock:
             if self._connection is None or self._connection.closed:
-                settings = connections["read"].settings_dict
-                self._connection = psycopg.connect(
-                    host=settings["HOST"] or "127.0.0.1",
-                    port=settings["PORT"] or 5432,
-                    user=settings["USER"],
-                    password=settings["PASSWORD"],
-                    dbname="postgres",
-                    autocommit=True,
-                )
-            return str(self._connection.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0])
+                self._connection = psycopg.connect(**server_of("read"), autocommit=True)
+            return str(self._connection.execute(query).fetchone()[0])
 
 
-_PRIMARY = _PrimaryWal()
+_PRIMARY = _Primary()
+
+
+def server_of(alias: str) -> dict:
+    """Connection parameters for the server of database `alias`: its `postgres` database."""
+    settings = connections[alias].settings_dict
+    return {
+        "host": settings["HOST"] or "127.0.0.1",
+        "port": settings["PORT"] or 5432,
+        "user": settings["USER"],
+        "password": settings["PASSWORD"],
+        "dbname": "postgres",
+    }

@@ -9,6 +9,7 @@ import psycopg
 from django.db import connections
 
 from tests.processes import PROJECT, database_url, service_environment, wait_until
+from tests.replication import server_of, wait_for_replay
 
 REPLICA = "read_replica_1"
 SCRIPT = PROJECT / "scripts" / "replica"
@@ -54,13 +55,9 @@ class StreamingReplica:
         self.sql("SELECT pg_wal_replay_resume()")
 
     def wait_until_replayed(self) -> None:
-        """Until the replica has replayed everything the primary has flushed so far."""
-        target = str(server_sql("read", "SELECT pg_current_wal_flush_lsn()")[0][0])
-        wait_until(
-            lambda: self.sql("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,))[0][0],
-            timeout=30,
-            what=f"the replica to replay up to {target}",
-        )
+        """Until the replica has replayed everything the primary has written so far."""
+        with psycopg.connect(**server_of(self.alias), autocommit=True) as connection:
+            wait_for_replay(connection)
 
     # --- the server -----------------------------------------------------------------------------
 
@@ -107,15 +104,7 @@ def web_environment(redis_url: str, replica: StreamingReplica) -> dict[str, str]
 
 def server_sql(alias: str, query: str, params: tuple = ()) -> list[tuple]:
     """Run `query` on the server of database `alias` (its `postgres` database, autocommit)."""
-    settings = connections[alias].settings_dict
-    with psycopg.connect(
-        host=settings["HOST"] or "127.0.0.1",
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        password=settings["PASSWORD"],
-        dbname="postgres",
-        autocommit=True,
-    ) as connection:
+    with psycopg.connect(**server_of(alias), autocommit=True) as connection:
         return connection.execute(query, params).fetchall()
 
 
