@@ -146,6 +146,38 @@ def head_position() -> int:
     return StoredEvent.objects.using(EVENT_LOG_DATABASE).aggregate(head=Max("position"))["head"] or 0
 
 
+@dataclass(frozen=True)
+class OpenAppend:
+    """A transaction that holds the append lock: its events have positions nobody can read until it ends."""
+
+    pid: int
+    seconds: float
+
+
+def oldest_open_append() -> OpenAppend | None:
+    """Return the transaction holding the append lock, with how long it has been open, if one does.
+
+    An append holds the lock for milliseconds; one held for long stalls every
+    later command behind it and keeps its events from the projections. On
+    SQLite there is no lock: None.
+    """
+    connection = connections[EVENT_LOG_DATABASE]
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        # A bigint advisory key shows in pg_locks as its high and low halves, with objsubid 1.
+        cursor.execute(
+            "SELECT activity.pid, extract(epoch FROM now() - activity.xact_start) FROM pg_locks AS lock "
+            "JOIN pg_stat_activity AS activity ON activity.pid = lock.pid "
+            "WHERE lock.locktype = 'advisory' AND lock.granted AND lock.database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND lock.classid = %s AND lock.objid = %s AND lock.objsubid = 1",
+            [APPEND_LOCK_KEY >> 32, APPEND_LOCK_KEY & 0xFFFF_FFFF],
+        )
+        row = cursor.fetchone()
+    return OpenAppend(pid=row[0], seconds=float(row[1])) if row else None
+
+
 # StoredEvent's columns in the order of RecordedEvent's fields.
 _RECORDED_FIELDS = ("position", "stream_id", "version", "type", "data", "metadata", "recorded_at", "schema_version")
 

@@ -1,10 +1,11 @@
 """Health endpoints for load balancers and orchestrators.
 
 /healthz: the process is alive (no I/O). /readyz: the write database, the read
-primary and the broker answer, and no projection or subscriber is failed or
-stalled; 503 with a JSON body naming what is not ready otherwise. A replica
-that does not answer is reported as degraded, without making the process
-unready: queries read from another replica or the read primary meanwhile.
+primary and the broker answer, no transaction has held positions of the event
+log open for long, and no projection or subscriber is failed or stalled; 503
+with a JSON body naming what is not ready otherwise. A replica that does not
+answer is reported as degraded, without making the process unready: queries
+read from another replica or the read primary meanwhile.
 """
 
 from django.conf import settings
@@ -28,7 +29,7 @@ DEGRADED = "degraded"
 @never_cache
 @require_GET
 def readyz(request):
-    checks = {**_database_checks(), "broker": _broker_check(), **_projection_checks()}
+    checks = {**_database_checks(), "broker": _broker_check(), "event_log": _event_log_check(), **_projection_checks()}
     ready = all(result == "ok" or result.startswith(DEGRADED) for result in checks.values())
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
 
@@ -59,6 +60,23 @@ def _broker_check() -> str:
         return "ok"
     except Exception as error:
         return f"unreachable: {_first_line(error)}"
+
+
+def _event_log_check() -> str:
+    """A transaction holding the append lock for long keeps its events from every projection."""
+    from commands.eventlog import oldest_open_append
+
+    try:
+        holder = oldest_open_append()
+    except Exception as error:
+        return f"unknown: {_first_line(error)}"
+    limit = settings.READY_MAX_LAG_SECONDS
+    if holder is None or holder.seconds <= limit:
+        return "ok"
+    return (
+        f"stalled: a transaction (pid {holder.pid}) has held unprojected positions open for "
+        f"{holder.seconds:.0f}s (limit {limit:.0f}s); later commands wait behind it"
+    )
 
 
 def _projection_checks() -> dict[str, str]:

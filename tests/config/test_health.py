@@ -1,8 +1,12 @@
+import time
 from datetime import timedelta
 
+import psycopg
 import pytest
+from django.db import connections
 from django.utils import timezone
 
+from commands.eventlog import APPEND_LOCK_KEY
 from commands.models import StoredEvent
 from config.celery import app
 from projections.base import registry
@@ -64,3 +68,25 @@ def test_an_unreachable_broker_makes_the_process_unready(client, settings, monke
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("unreachable")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_transaction_holding_the_event_logs_positions_open_too_long_makes_the_process_unready(client, settings):
+    settings.READY_MAX_LAG_SECONDS = 0.2
+    write = connections["default"].settings_dict
+    with psycopg.connect(
+        host=write["HOST"] or "127.0.0.1", port=write["PORT"] or 5432, user=write["USER"], dbname=write["NAME"]
+    ) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])  # what an append takes
+        assert client.get("/readyz").json()["checks"]["event_log"] == "ok", "a brief hold is every append's"
+        time.sleep(0.3)
+
+        response = client.get("/readyz")
+
+        assert response.status_code == 503
+        assert response.json()["checks"]["event_log"].startswith(
+            f"stalled: a transaction (pid {holder.info.backend_pid}) has held unprojected positions open for"
+        )
+        holder.rollback()
+    assert client.get("/readyz").json()["checks"]["event_log"] == "ok"
