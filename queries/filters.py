@@ -23,22 +23,25 @@ PRICE_DIGITS = {"max_digits": 12, "decimal_places": 2}
 TOTAL_DIGITS = {"max_digits": 14, "decimal_places": 2}
 
 
-def representable_datetime(value: datetime) -> datetime:
-    """Return `value` if it has a UTC equivalent (which the databases store); raise ValueError if not."""
+def utc_datetime(value: datetime) -> datetime:
+    """Return `value` in UTC, which the databases store; raise ValueError if it has no UTC equivalent.
+
+    Converting here also spares PostgreSQL offsets it refuses: Python accepts up
+    to ±23:59, PostgreSQL ±15:59.
+    """
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     try:
-        value.astimezone(UTC)  # 0001-01-01T00:00+01:00 has none
-    except OverflowError as error:
+        return value.astimezone(UTC)
+    except OverflowError as error:  # 0001-01-01T00:00+01:00 has none
         raise ValueError("out of range") from error
-    return value
 
 
 class UtcDateTimeField(IsoDateTimeField):
     def to_python(self, value):
         value = super().to_python(value)
         try:
-            return None if value is None else representable_datetime(value)
+            return None if value is None else utc_datetime(value)
         except ValueError as error:
             raise forms.ValidationError("Enter a date and time within years 1 to 9999.", code="invalid") from error
 

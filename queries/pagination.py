@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 
-from queries.filters import representable_datetime
+from queries.filters import utc_datetime
 
 
 class _CappedPageSize:
@@ -65,7 +65,7 @@ class OrderCursorPagination(_CappedPageSize, CursorPagination):
         try:
             value = field.clean(position, None)  # the field's own validators: digits, NaN, format
             if field.get_internal_type() == "DateTimeField":
-                value = representable_datetime(value)
+                value = utc_datetime(value)
         except (DjangoValidationError, TypeError, ValueError, ArithmeticError) as invalid:
             raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from invalid
         return value

@@ -1,7 +1,7 @@
 """/api/queries/orders/: a customer's own orders, all of them for staff; filters, ordering, cursor pages."""
 
 import uuid
-from datetime import timedelta
+from datetime import timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -214,3 +214,13 @@ def test_cursor_pages_have_a_capped_size(staff_client, settings):
     order_rows(5)
     assert len(results(staff_client.get(URL))) == 2
     assert len(results(staff_client.get(URL, {"page_size": 100}))) == 3
+
+
+def test_a_time_in_any_offset_python_accepts_filters_as_its_utc_equivalent(staff_client):
+    """PostgreSQL refuses offsets beyond ±15:59 (the fuzzer sent -22:12): the filter sends UTC."""
+    rows = order_rows(2)
+    far_west = timezone(-timedelta(hours=22, minutes=12))
+    placed_after = rows[1].placed_at.astimezone(far_west).isoformat()
+    assert placed_after.endswith("-22:12")
+
+    assert ids(staff_client.get(URL, {"placed_after": placed_after})) == [str(rows[1].pk)]
