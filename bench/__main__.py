@@ -28,6 +28,8 @@ ORDER = [
     ("6", "bench.query_latency"),
     ("5", "bench.projection_lag"),
 ]
+# The benchmarks that only need the whole history with the read models at its head, so can run on a kept one.
+REUSABLE = {"5", "6"}
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,13 +47,30 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="--batch-size for rebuild_projections (benchmark 4); 0 for the command's default (500). "
         "A rebuild writes scratch tables nobody reads, so an operator rebuilding a big log passes a large one.",
     )
-    parser.add_argument("--no-results-file", action="store_true", help="Print only; do not write bench/results/.")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--no-results-file",
+        action="store_true",
+        help="Print only, details and profiles included; do not write bench/results/.",
+    )
+    parser.add_argument(
+        "--reuse-history",
+        action="store_true",
+        help="Benchmarks 5 and 6 only: reuse the history a run with --keep left in the same databases instead of "
+        "generating it again (saves several minutes when iterating); implies --keep.",
+    )
+    args = parser.parse_args(argv)
+    if args.reuse_history and not _chosen(args) <= REUSABLE:
+        parser.error(f"--reuse-history only works with --only {','.join(sorted(REUSABLE))}: the others reset the data")
+    return args
+
+
+def _chosen(args: argparse.Namespace) -> set[str]:
+    return {number.strip() for number in args.only.split(",") if number.strip()} or {n for n, _ in ORDER}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    chosen = {number.strip() for number in args.only.split(",") if number.strip()} or {n for n, _ in ORDER}
+    chosen = _chosen(args)
     started_at, started = datetime.now(UTC), time.monotonic()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-"))
     services = Services(log_dir)
@@ -63,13 +82,18 @@ def main(argv: list[str] | None = None) -> int:
         _redis, redis_url = services.redis()
         env = environment(databases, redis_url)
         os.environ.update(env)
-        databases.create()
+        if args.reuse_history:
+            databases.require_existing()
+        else:
+            databases.create()
         _setup_django()
 
         from bench.context import Run, Sizes
 
         sizes = Sizes.quick() if args.quick else Sizes()
         run = Run(args, sizes, databases, services, env, log_dir, redis_url)
+        if args.reuse_history:
+            run.reuse_history()
         for number, module_name in ORDER:
             if number not in chosen:
                 continue
@@ -85,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(section)
             for figure in section.figures:
                 print("    " + "  ".join(cell for cell in figure.cells()[1:] if cell), flush=True)
+            if args.no_results_file:  # the details would otherwise be lost
+                print("\n".join(section.details), flush=True)
             if not args.no_results_file:  # so that an interrupted run still leaves what it measured
                 report.write_markdown(
                     sorted(sections, key=lambda s: s.title),
@@ -94,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
     finally:
         services.stop_all()
-        if not args.keep:
+        if not (args.keep or args.reuse_history):
             databases.drop()
     seconds = time.monotonic() - started
     sections.sort(key=lambda section: section.title)

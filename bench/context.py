@@ -117,13 +117,24 @@ class Run:
         from projections.base import replayable_projections
         from projections.runner import catch_up
 
-        self.write_model()
+        if not self.write_model_written:
+            self.write_model()
         if not self.read_models_built:
             started = time.monotonic()
             for projection in replayable_projections().values():
                 catch_up(projection, batch_size=2_000)
             self.read_models_built = True
             self.notes.append(f"caught the read models up without measuring, in {time.monotonic() - started:.0f} s")
+
+    def reuse_history(self) -> None:
+        """Take the kept databases' history as built (--reuse-history): read_models() only catches up."""
+        from commands.eventlog import head_position
+
+        head = head_position()
+        if head < self.sizes.total_events:
+            raise RuntimeError(f"--reuse-history: the kept log holds {head:,} events, not {self.sizes.total_events:,}")
+        self.write_model_written = True
+        self.notes.append(f"reused a kept history of {head:,} events (--reuse-history)")
 
     def reset(self) -> None:
         """Empty every table the benchmarks write, on both databases, and flush the private Redis."""

@@ -73,6 +73,14 @@ class Databases:
             self._drop(name)
             self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
+    def require_existing(self) -> None:
+        """Fail unless both databases exist (left by a run with --keep)."""
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
+            found = {row[0] for row in connection.execute("SELECT datname FROM pg_database")}
+        missing = [name for name in (self.write, self.read) if name not in found]
+        if missing:
+            raise RuntimeError(f"--reuse-history: no database {', '.join(missing)}; run once with --keep first")
+
     def drop(self) -> None:
         for name in (self.write, self.read):
             self._drop(name)
@@ -197,13 +205,13 @@ class Services:
             raise RuntimeError(f"gunicorn exited:\n{web.log()[-3000:]}")
         return web, f"http://127.0.0.1:{port}"
 
-    def worker(self, env: dict[str, str], *, concurrency: int) -> Service:
+    def worker(self, env: dict[str, str], *, queues: str, concurrency: int, name: str = "worker") -> Service:
         command = [
-            str(BIN / "celery"), "-A", "config", "worker", "-Q", "projections,notifications,cache",
-            "-c", str(concurrency), "-l", "info", "-n", f"bench-{uuid.uuid4().hex[:8]}@%h",
+            str(BIN / "celery"), "-A", "config", "worker", "-Q", queues,
+            "-c", str(concurrency), "-l", "info", "-n", f"bench-{name}-{uuid.uuid4().hex[:8]}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
-        worker = self.start(Service("worker", command, {**env, "LOG_LEVEL": "INFO"}, self.log_dir))
+        worker = self.start(Service(name, command, {**env, "LOG_LEVEL": "INFO"}, self.log_dir))
         worker.wait_for_log("ready.", timeout=60)
         return worker
 

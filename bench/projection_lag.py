@@ -1,7 +1,8 @@
 """5. Lag under load: from a command's commit to its order being visible in OrderSummary.
 
-A real Celery worker (2 processes, as `make worker` starts on this machine) and beat run
-against the run's private Redis and databases, on read models already at the head of the
+Real Celery workers, started as `make worker` starts them on this machine (the projections
+queue on a worker of its own, notifications and cache on another), and beat run against the
+run's private Redis and databases, on read models already at the head of the
 1,000,000-event log. PlaceOrder commands go through the handlers in this process, paced
 at a steady rate; each records the moment its transaction committed and the position of
 its event. A poller reads the order_summary checkpoint every few milliseconds: the
@@ -12,6 +13,8 @@ command's position is when that order became visible. Lag = that moment - the co
 from __future__ import annotations
 
 import random
+import re
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +32,12 @@ POLL_SECONDS = 0.005
 PACING_THREADS = 8
 PROFILE_SECONDS = 6.0
 DRAIN_SECONDS = 60
+# (name, queues, processes), as `make worker` and docker-compose.yml's worker services run them on 2 cores.
+WORKERS = [
+    ("projections", "projections", 1),
+    ("side-effects", "notifications,cache", 1),
+    ("rebuilds", "rebuilds", 1),
+]
 
 
 @dataclass
@@ -59,7 +68,10 @@ def run(run: Run) -> Section:
     actors = list(User.objects.filter(pk__in=customers))
     products = list(Product.objects.filter(discontinued=False).values_list("pk", flat=True))
 
-    worker = run.services.worker(run.env, concurrency=2)
+    workers = [
+        run.services.worker(run.env, queues=queues, concurrency=processes, name=name)
+        for name, queues, processes in WORKERS
+    ]
     beat = run.services.beat(run.env)
     observed: list[tuple[float, int]] = []
     stop = threading.Event()
@@ -78,15 +90,16 @@ def run(run: Run) -> Section:
         deadline = time.monotonic() + DRAIN_SECONDS
         while (not observed or observed[-1][1] < last) and time.monotonic() < deadline:
             time.sleep(0.05)
-        # Not measured: the same load again for a few seconds, while py-spy samples the worker.
-        spy = start_spy(worker.process.pid, PROFILE_SECONDS, rate=100, subprocesses=True)
+        # Not measured: the same load again for a few seconds, while py-spy samples the workers.
+        spies = [start_spy(worker.process.pid, PROFILE_SECONDS, rate=100, subprocesses=True) for worker in workers]
         _drive(place_order, rate=rate, seconds=PROFILE_SECONDS)
-        profile = spy_report(spy)
+        profiles = [spy_report(spy) for spy in spies]
     finally:
         stop.set()
         poller.join(timeout=5)
         run.services.stop(beat)
-        run.services.stop(worker)
+        for worker in workers:
+            run.services.stop(worker)
 
     lags, unseen = [], 0
     for item in sent:
@@ -107,16 +120,20 @@ def run(run: Run) -> Section:
         f"- {len(sent):,} PlaceOrder commands (3 lines) in {finished - began:.1f} s: {achieved:.1f}/s against "
         f"{rate:.0f}/s asked, from {PACING_THREADS} threads; {len(late)} started late "
         f"(worst {max(late, default=0) * 1000:.0f} ms).",
-        f"- Worker: 2 prefork processes on queues projections, notifications, cache; beat every "
+        "- Workers: "
+        + "; ".join(
+            f"{name} ({processes} process{'es' * (processes != 1)}) on {queues}" for name, queues, processes in WORKERS
+        )
+        + f"; beat every "
         f"{run.env.get('PROJECTION_SAFETY_NET_SECONDS', '5')} s; checkpoint polled every {POLL_SECONDS * 1000:.0f} ms "
         f"({len(observed)} changes seen); {unseen} orders not visible {DRAIN_SECONDS} s after the last command.",
         f"- Lag percentiles: p90 {percentile(lags, 0.9) * 1000:.0f} ms, p95 {percentile(lags, 0.95) * 1000:.0f} ms.",
         "",
-        f"Profile of the worker's processes during {PROFILE_SECONDS:.0f} s more of the same load "
+        f"Profiles of the workers' processes during {PROFILE_SECONDS:.0f} s more of the same load "
         "(py-spy, not measured):",
-        "",
-        *profile,
     ]
+    for (name, queues, _), worker, profile in zip(WORKERS, workers, profiles, strict=True):
+        section.details += ["", f"Worker {name} ({queues}):", "", *_runs_by_follower(worker.log()), "", *profile]
     return section
 
 
@@ -157,6 +174,21 @@ def _drive(place_order, *, rate: float, seconds: float) -> tuple[list[Sent], lis
     for thread in threads:
         thread.join()
     return sent, late, began, time.monotonic()
+
+
+RUN_LOGGED = re.compile(r"succeeded in ([\d.]+)s: \{'name': '(\w+)', 'outcome': '[^']+', 'applied': (\d+)")
+
+
+def _runs_by_follower(log: str) -> list[str]:
+    """How often each follower ran on a worker, for how long, and how many events a run applied (its log)."""
+    runs: dict[str, list[tuple[float, int]]] = {}
+    for seconds, name, applied in RUN_LOGGED.findall(log):
+        runs.setdefault(name, []).append((float(seconds), int(applied)))
+    return [
+        f"- {name}: {len(done)} runs, median {statistics.median(s for s, _ in done) * 1000:.0f} ms, "
+        f"{sum(s for s, _ in done):.1f} s in all, {statistics.mean(a for _, a in done):.1f} events a run"
+        for name, done in sorted(runs.items())
+    ]
 
 
 def _projection_names() -> list[str]:

@@ -2,10 +2,27 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("shopfront")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def close_broken_or_old_connections(sender=None, **kwargs) -> None:
+    """Around each task, close the database connections that broke or outlived CONN_MAX_AGE.
+
+    What Django does around each request: a worker keeps its connections between
+    tasks (CELERY_DB_REUSE_MAX), and a connection killed under it is replaced on
+    the next task instead of failing every task after it (with CONN_HEALTH_CHECKS,
+    the first query of a task checks it). Eager tasks run inside their caller's
+    request or test, whose connections are not ours to close.
+    """
+    from django.db import close_old_connections
+
+    if not getattr(sender.request, "is_eager", False):
+        close_old_connections()

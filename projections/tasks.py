@@ -80,27 +80,35 @@ def sample_lag() -> int:
 def wake(name: str, *, force: bool = False) -> bool:
     """Enqueue a run of follower `name`, unless one is already pending (or `force`).
 
-    Return False if the broker could not be reached. The broker or cache being
-    down must never fail a command that has already committed, so failures are
-    logged; beat's safety net catches up once the broker is back.
+    Return False if the broker could not be reached.
     """
     if not (wakeups.claim(name) or force):
         return True
-    try:
-        run_follower.apply_async(args=[name], queue=registry()[name].queue, retry=False)
-    except Exception:
-        logger.exception("could not wake %s; the safety net will catch it up", name)
-        wakeups.clear(name)
-        return False
-    return True
+    return _enqueue([name])
 
 
 def wake_all(**signal_kwargs) -> None:
-    """Receiver of commands.signals.events_recorded: wake every follower.
+    """Receiver of commands.signals.events_recorded: wake every follower that has no run pending.
 
-    If the broker is unreachable for one, the others are not tried: each try
-    costs a connection timeout, and the command's response is waiting.
+    Every commit lands here, so the pending keys are claimed in one round trip to the cache.
     """
-    for name in registry():
-        if not wake(name):
-            break
+    _enqueue(wakeups.claim_all(registry()))
+
+
+def _enqueue(names: list[str]) -> bool:
+    """Enqueue a run of each claimed follower in `names`; return False if the broker could not be reached.
+
+    The broker or cache being down must never fail a command that has already
+    committed, so failures are logged; beat's safety net catches up once the
+    broker is back. After one failure the rest are not tried (each try costs a
+    connection timeout, and the command's response is waiting), and their
+    claims are dropped so that the next commit tries again.
+    """
+    for index, name in enumerate(names):
+        try:
+            run_follower.apply_async(args=[name], queue=registry()[name].queue, retry=False)
+        except Exception:
+            logger.exception("could not wake %s; the safety net will catch it up", name)
+            wakeups.clear_all(names[index:])
+            return False
+    return True

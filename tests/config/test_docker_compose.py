@@ -16,7 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # safe_load resolves anchors and `<<:` merges
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "side-effects-worker", "rebuild-worker", "beat")
 
 # env("X", ...), env.bool("X", ...), env.db_url("X", ...) ... and the settings' _database("X", ...) helper.
 ENV_CALL = re.compile(r"""(?:\benv(?:\.\w+)?|\b_database)\(\s*["']([A-Z][A-Z0-9_]*)["']""")

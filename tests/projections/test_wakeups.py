@@ -7,7 +7,9 @@ wake-up is logged and beat's safety net catches up later.
 from collections import Counter
 
 import pytest
+from django.core.cache.backends.redis import RedisCache
 from kombu.exceptions import OperationalError as BrokerDown
+from redis.client import Pipeline
 
 from commands.eventlog import RecordedEvent
 from commands.models import StoredEvent
@@ -16,6 +18,7 @@ from projections import wakeups
 from projections.base import registry
 from projections.tasks import catch_up_everything, run_follower
 from tests.factories import ProductFactory
+from tests.processes import free_port
 from tests.projections.helpers import restock
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -91,7 +94,7 @@ class CacheDown:
     def add(self, *args, **kwargs):
         raise ConnectionError("Error 111 connecting to the cache")
 
-    delete = add
+    delete = delete_many = add
 
 
 @pytest.mark.django_db(databases="__all__", transaction=True)
@@ -105,4 +108,36 @@ def test_a_broken_cache_never_fails_a_command_and_still_wakes_every_follower(mon
     assert StoredEvent.objects.filter(position=recorded.position, type="ProductRestocked").exists()
     # Nothing to coalesce with: every commit wakes every follower.
     assert Counter(enqueued) >= Counter({name: 2 for name in registry()})
-    assert "could not reach the cache to coalesce wake-ups of cache" in caplog.text
+    assert "could not reach the cache to coalesce wake-ups of product_catalog" in caplog.text
+
+
+def test_claiming_every_follower_claims_each_one_once_until_its_run_starts():
+    assert wakeups.claim_all(registry()) == list(registry())
+    assert wakeups.claim_all(registry()) == []
+
+    wakeups.clear("order_summary")
+
+    assert wakeups.claim_all(registry()) == ["order_summary"]
+
+
+def test_a_commit_claims_every_pending_key_in_one_round_trip_to_redis(monkeypatch):
+    if wakeups._redis_client() is None:
+        pytest.skip("needs Redis: set REDIS_URL (see README) to run it")
+    round_trips = []
+    execute = Pipeline.execute
+    monkeypatch.setattr(Pipeline, "execute", lambda self, *a, **kw: round_trips.append(len(self)) or execute(self))
+    monkeypatch.setattr(wakeups.cache, "add", lambda *args, **kwargs: pytest.fail("claimed one key at a time"))
+
+    events_committed(1)
+
+    assert round_trips == [len(registry())]
+
+
+def test_an_unreachable_redis_claims_every_follower(monkeypatch, caplog, enqueued):
+    # A port nothing listens on: the pipeline fails as a stopped Redis would.
+    monkeypatch.setattr(wakeups, "cache", RedisCache(f"redis://127.0.0.1:{free_port()}/0", {}))
+
+    events_committed(2)
+
+    assert Counter(enqueued) == Counter({name: 2 for name in registry()})
+    assert "could not reach the cache to coalesce wake-ups" in caplog.text
