@@ -43,7 +43,7 @@ run: migrate  ## Migrate, seed demo data into an empty catalog, serve http://127
 test: install  ## Run the tests (PYTEST_ARGS="-k seed -x")
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: install  ## Benchmarks against baselines on PostgreSQL + Redis (own databases), ~15 min; writes bench/results/
+bench: install  ## Benchmarks against baselines on PostgreSQL + Redis (own databases), ~10 min; writes bench/results/
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 audit: install  ## Known vulnerabilities in the installed dependencies (pip-audit; passes, saying so, when offline)
