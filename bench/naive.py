@@ -24,7 +24,7 @@ from commands.events import (
     ProductRegistered,
     ProductRestocked,
 )
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from queries.models import CustomerOrderHistory, DailySales, OrderSummary, ProductCatalog
 
 ZERO = Decimal(0)

@@ -59,7 +59,7 @@ from commands.events import (
     ProductRestocked,
 )
 from commands.models import Customer, Order, OrderLine, OrderStatus, Product
-from config import metrics
+from core import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from commands.errors import DomainError, InvalidCommand
-from config.routers import WRITE_DATABASE
+from core.routers import WRITE_DATABASE
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 # Long enough for a restarting or failing-over database, short enough not to strand a client.

@@ -29,7 +29,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.ShopAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -48,15 +48,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.RequestSizeLimitMiddleware",
+    "core.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.routers.PinReplicaMiddleware",
-    "config.metrics.QueryMetricsMiddleware",
+    "core.routers.PinReplicaMiddleware",
+    "core.metrics.QueryMetricsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -107,7 +107,7 @@ for number, url in enumerate(env.list("READ_REPLICA_URLS", default=[]), start=1)
     replica = environ.Env.db_url_config(url)
     replica.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
     replica["CONN_HEALTH_CHECKS"] = True
-    # A replica that does not answer soon is passed over (config.replicas), so don't wait long for it.
+    # A replica that does not answer soon is passed over (core.replicas), so don't wait long for it.
     replica.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
     replica["TEST"] = {"MIRROR": "read"}
     DATABASES[f"read_replica_{number}"] = replica
@@ -117,7 +117,7 @@ READ_REPLICA_RETRY_SECONDS = env.float("READ_REPLICA_RETRY_SECONDS", default=5.0
 if any(db["ENGINE"].endswith("sqlite3") for db in DATABASES.values()):
     VAR_DIR.mkdir(exist_ok=True)
 
-DATABASE_ROUTERS = ["config.routers.ReadWriteRouter"]
+DATABASE_ROUTERS = ["core.routers.ReadWriteRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMBEDDED = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 
@@ -125,9 +125,20 @@ EMBEDDED = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            # The cache only saves work (cached responses, throttle counters): an outage costs a miss,
+            # never a failed request. Code that must know (wake-ups) asks Redis directly.
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# An outage the cache backend ignores is still logged (as "Exception ignored", with its traceback).
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
@@ -197,7 +208,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.JSONParser",
+        "core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -268,7 +279,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "config.logging.JsonFormatter"},
+        "json": {"()": "core.logging.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},

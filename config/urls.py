@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config import health
-from config.metrics import metrics_view
-from config.throttling import ObtainTokenView
+from core import health
+from core.metrics import metrics_view
+from core.throttling import ObtainTokenView
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

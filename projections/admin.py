@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from config.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from projections.models import Checkpoint, OutgoingEmail, RebuildRun, SkippedEvent
 
 

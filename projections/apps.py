@@ -7,6 +7,11 @@ class ProjectionsConfig(AppConfig):
 
     def ready(self):
         from commands.signals import events_recorded
+        from core.health import register_check
+        from core.metrics import register_collector
+        from projections.health import FOLLOWER_COLLECTOR, followers_check
         from projections.tasks import wake_all
 
         events_recorded.connect(wake_all, dispatch_uid="projections.wake_all")
+        register_check(followers_check)
+        register_collector(FOLLOWER_COLLECTOR)

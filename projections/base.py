@@ -21,7 +21,7 @@ from django.db import models
 
 from commands.eventlog import RecordedEvent
 from commands.events import DomainEvent
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 
 
 class HandlerFailed(Exception):
@@ -52,7 +52,7 @@ def handles(event_type: type[DomainEvent], *, rows: Callable[[Any, RecordedEvent
 class Projection:
     name: ClassVar[str]
     model: ClassVar[type[models.Model]]
-    cache_family: ClassVar[str]  # the cached query responses (queries.cache) built from `model`
+    cache_family: ClassVar[str]  # the cached query responses (queries.caching) built from `model`
     queue: ClassVar[str] = "projections"
     replayable: ClassVar[bool] = True  # rebuilt from the log; subscribers are not
     handlers: ClassVar[dict[str, Handler]]

@@ -13,7 +13,7 @@ from commands.events import (
     ProductRegistered,
     ProductRestocked,
 )
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.base import Projection, handles
 from queries.models import ProductCatalog
 

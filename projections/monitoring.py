@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.models import LagSample, RebuildRun
 from projections.rebuild import Progress, RebuildResult
 from projections.status import follower_statuses

@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from commands.eventlog import read_events
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.models import Checkpoint, SkippedEvent
 from projections.tasks import wake
 

@@ -20,12 +20,12 @@ from django.conf import settings
 from django.db import models, transaction
 
 from commands.eventlog import head_position, read_events
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.base import Projection
 from projections.models import Checkpoint
 from projections.runner import catch_up, ensure_checkpoints
 from projections.tables import drop_table, recreate_table, replace_rows, rows_in_key_order, scratch_model
-from queries.cache import invalidate
+from queries.caching import invalidate
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +132,10 @@ def _restore(projection: Projection, state: str) -> None:
 
 
 def _forget_cached_responses(projection: Projection) -> None:
-    # A rebuild may repair rows without moving the checkpoint, which cached
-    # responses are keyed by: make them unreachable. A cache outage only costs
-    # stale responses until they expire, so it must not fail the rebuild.
-    try:
-        invalidate([projection.cache_family])
-    except Exception:
-        logger.warning("could not invalidate cached %s after rebuilding %s", projection.cache_family, projection.name)
+    # A rebuild may repair rows without moving the checkpoint, which cached responses are
+    # keyed by: make them unreachable. A cache outage (ignored by the backend) only costs
+    # stale responses until they expire.
+    invalidate([projection.cache_family])
 
 
 # --- Verification -------------------------------------------------------------

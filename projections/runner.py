@@ -23,8 +23,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
 from commands.eventlog import read_events
-from config import metrics
-from config.routers import READ_PRIMARY
+from core import metrics
+from core.routers import READ_PRIMARY
 from projections.base import HandlerFailed, Projection, Subscriber, registry
 from projections.models import Checkpoint
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from commands.eventlog import EVENT_LOG_DATABASE, head_position
 from commands.models import StoredEvent
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.base import registry
 from projections.models import Checkpoint
 

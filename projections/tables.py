@@ -9,7 +9,7 @@ import functools
 
 from django.db import connections, models
 
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 
 
 @functools.cache

@@ -18,7 +18,7 @@ from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
-from config.routers import current_read_database
+from core.routers import current_read_database
 from projections.models import Checkpoint
 
 MIN_POSITION_HEADER = "X-Min-Position"

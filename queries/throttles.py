@@ -9,7 +9,7 @@ requests through: rate limiting must not take the catalog down with it.
 
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from config.throttling import CurrentRateMixin
+from core.throttling import CurrentRateMixin
 
 
 class QueryAnonThrottle(CurrentRateMixin, AnonRateThrottle):

@@ -1,6 +1,6 @@
 """The query API: read-only viewsets over the read models, each a queryset, a serializer, filters and permissions.
 
-Every read goes to the replica the request is pinned to (config.routers),
+Every read goes to the replica the request is pinned to (core.routers),
 through `self.read_database`; nothing here reads the write side's tables.
 """
 

@@ -1,8 +1,10 @@
 import os
+import socket
 
 import pytest
 from django.core.cache import cache
 from django.db import connections
+from django_redis.cache import RedisCache
 from rest_framework.test import APIClient
 
 from tests import replication
@@ -32,6 +34,15 @@ def _replicas_replay_before_reads():
 def _empty_cache():
     """Start every test with an empty cache (Redis keeps entries between tests, even between runs)."""
     cache.clear()
+
+
+@pytest.fixture
+def unreachable_cache():
+    """A cache configured as production's (django-redis, connection errors ignored) on a port where no Redis listens."""
+    with socket.socket() as probe:  # a free port: nothing listens there once the probe closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return RedisCache(f"redis://127.0.0.1:{port}/0", {"OPTIONS": {"IGNORE_EXCEPTIONS": True}})
 
 
 @pytest.fixture(autouse=True)

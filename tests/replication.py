@@ -23,7 +23,7 @@ import psycopg
 from django.db import connections
 from django.db.backends.signals import connection_created
 
-from config.replicas import replica_aliases
+from core.replicas import replica_aliases
 
 REPLAY_TIMEOUT_SECONDS = 30
 REPLAY_POLL_SECONDS = 0.002

@@ -25,7 +25,7 @@ from commands.errors import DomainError, InvalidCommand
 from commands.eventlog import EVENT_LOG_DATABASE
 from commands.handlers import dispatch
 from commands.models import Customer, OperatorAction, Order, OrderLine, Product
-from config.admin import ReadOnlyAdmin, UUIDSearchMixin, stream_link
+from core.admin import ReadOnlyAdmin, UUIDSearchMixin, stream_link
 
 Outcome = OperatorAction.Outcome
 

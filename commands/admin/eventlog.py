@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from commands.eventlog import read_stream
 from commands.events import EVENT_TYPES
 from commands.models import Customer, OperatorAction, Order, Product, StoredEvent
-from config.admin import ReadOnlyAdmin, pretty_json, stream_link, stream_url
+from core.admin import ReadOnlyAdmin, pretty_json, stream_link, stream_url
 
 # --- The event log ----------------------------------------------------------------
 

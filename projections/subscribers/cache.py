@@ -4,8 +4,6 @@ Runs after its checkpoint's transaction commits; if the cache is unreachable
 the entries expire by themselves, so a failure is logged, not raised.
 """
 
-import logging
-
 from commands.eventlog import RecordedEvent
 from commands.events import (
     CustomerRegistered,
@@ -19,9 +17,7 @@ from commands.events import (
     ProductRestocked,
 )
 from projections.base import Subscriber
-from queries.cache import invalidate
-
-logger = logging.getLogger(__name__)
+from queries.caching import invalidate
 
 STALE_FAMILIES: dict[str, frozenset[str]] = {
     ProductRegistered.type_name(): frozenset({"products"}),
@@ -45,7 +41,4 @@ class CacheInvalidator(Subscriber):
         return frozenset().union(*(STALE_FAMILIES.get(recorded.type, ()) for recorded in batch))
 
     def after_commit(self, handled: frozenset[str]) -> None:
-        try:
-            invalidate(handled)
-        except Exception:
-            logger.exception("could not invalidate cached %s", ", ".join(sorted(handled)))
+        invalidate(handled)

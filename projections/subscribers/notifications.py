@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from commands.eventlog import RecordedEvent, read_stream
 from commands.events import OrderPlaced, OrderShipped
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.base import Subscriber
 from projections.models import OutgoingEmail
 

@@ -1,7 +1,7 @@
-"""The read side in the admin: the read models, read-only, and the operator dashboard's pages.
+"""The read side in the admin: the read models, read-only (the sales charts page is in queries.admin.sales).
 
 The querysets are the models' own, so the router reads them from the replica
-the request is pinned to (config.routers.PinReplicaMiddleware), as the query
+the request is pinned to (core.routers.PinReplicaMiddleware), as the query
 API does. Never call .using() here: it would pin the admin to `read`.
 """
 
@@ -9,8 +9,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from config.admin import ReadOnlyAdmin, UUIDSearchMixin, stream_link
-from queries.admin import dashboard
+from core.admin import ReadOnlyAdmin, UUIDSearchMixin, stream_link
 from queries.models import CustomerOrderHistory, DailySales, OrderSummary, ProductCatalog
 
 
@@ -82,8 +81,3 @@ class CustomerOrderHistoryAdmin(UUIDSearchMixin, ReadOnlyAdmin):
 class DailySalesAdmin(ReadOnlyAdmin):
     list_display = ["date", "orders_placed", "items_sold", "revenue", "orders_cancelled", "revenue_cancelled"]
     date_hierarchy = "date"
-
-
-# The dashboard's pages are served by the admin site itself (/admin/dashboard/...), behind its login.
-_site_urls = admin.site.get_urls
-admin.site.get_urls = lambda: [*dashboard.urls(admin.site), *_site_urls()]

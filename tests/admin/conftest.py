@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from config import routers
+from core import routers
 from tests.admin.helpers import OPERATOR_PERMISSIONS, VIEWER_PERMISSIONS, grant
 from tests.factories import StaffFactory, UserFactory
 

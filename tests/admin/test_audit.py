@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from commands import audit
 from commands.models import OperatorAction, Order
-from config.admin import stream_url
+from core.admin import stream_url
 from tests.admin.helpers import run_action
 from tests.factories import CustomerFactory, ProductFactory, place_order
 

@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from queries.admin.charts import TOP, axis, bar_chart, compact, hbar_chart, line_chart
+from core.charts import TOP, axis, bar_chart, compact, hbar_chart, line_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from commands.models import StoredEvent
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections import monitoring
 from projections.base import replayable_projections
 from projections.models import Checkpoint, RebuildRun, SkippedEvent

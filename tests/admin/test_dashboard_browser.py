@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from commands.eventlog import head_position
 from commands.models import OperatorAction
-from config.admin import stream_url
+from core.admin import stream_url
 from projections.base import registry
 from projections.models import Checkpoint, LagSample, RebuildRun
 from queries.models import DailySales

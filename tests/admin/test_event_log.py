@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from commands.models import Customer, Order, Product, StoredEvent
-from config.admin import stream_url
+from core.admin import stream_url
 from tests.factories import CustomerFactory, ProductFactory, place_order
 from tests.projections.helpers import pay
 

@@ -5,8 +5,8 @@ from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import reverse
 
-from config.admin import stream_url
-from config.routers import pinned_replica
+from core.admin import stream_url
+from core.routers import pinned_replica
 from projections.models import Checkpoint, LagSample, OutgoingEmail, RebuildRun, SkippedEvent
 from queries.models import CustomerOrderHistory, DailySales, OrderSummary, ProductCatalog
 from tests.admin.helpers import project

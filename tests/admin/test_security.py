@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from commands.models import Order
-from config.admin import stream_url
+from core.admin import stream_url
 from projections.models import RebuildRun
 from tests.admin.helpers import project, run_action
 from tests.factories import CustomerFactory, ProductFactory, place_order

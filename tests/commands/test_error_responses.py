@@ -1,6 +1,6 @@
 """Every refusal is a JSON body with a machine-readable `code`, never a 500.
 
-config.api.exception_handler maps domain and DRF errors; config.middleware
+config.api.exception_handler maps domain and DRF errors; core.middleware
 refuses oversized bodies before anything reads them.
 """
 

@@ -7,7 +7,7 @@ import pytest
 
 from commands.commands import RestockProduct
 from commands.handlers import dispatch
-from config.logging import JsonFormatter
+from core.logging import JsonFormatter
 from projections.base import registry
 from projections.runner import catch_up
 from tests.factories import ProductFactory, StaffFactory

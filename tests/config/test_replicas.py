@@ -6,7 +6,7 @@ import pytest
 from django.db import OperationalError
 from prometheus_client import REGISTRY
 
-from config import replicas
+from core import replicas
 
 REPLICA = "read_replica_1"
 
@@ -66,7 +66,7 @@ def test_a_replica_that_returns_is_used_again_after_the_interval(replica, clock,
     replicas.reachable(REPLICA)
     replica.up = True
     clock[0] += 5.1
-    with caplog.at_level(logging.INFO, logger="config.replicas"):
+    with caplog.at_level(logging.INFO, logger="core.replicas"):
         assert replicas.reachable(REPLICA)
     assert "answers again" in caplog.text
 
@@ -74,7 +74,7 @@ def test_a_replica_that_returns_is_used_again_after_the_interval(replica, clock,
 def test_an_outage_is_logged_once_and_counted_at_every_try(replica, clock, caplog):
     counted = _unreachable_count()
     replica.up = False
-    with caplog.at_level(logging.WARNING, logger="config.replicas"):
+    with caplog.at_level(logging.WARNING, logger="core.replicas"):
         for _ in range(3):
             replicas.reachable(REPLICA)
             clock[0] += 6

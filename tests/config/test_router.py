@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from commands.models import Order, Product, StoredEvent
-from config.routers import (
+from core.routers import (
     PinReplicaMiddleware,
     ReadWriteRouter,
     current_read_database,
@@ -35,14 +35,14 @@ def read_side(app_label: str):
 
 @pytest.fixture
 def no_replicas(monkeypatch):
-    monkeypatch.setattr("config.routers.replica_aliases", lambda: [])
+    monkeypatch.setattr("core.routers.replica_aliases", lambda: [])
 
 
 @pytest.fixture
 def two_replicas(monkeypatch):
     """Two replicas that answer (whether a replica answers: tests/config/test_replicas.py)."""
-    monkeypatch.setattr("config.routers.replica_aliases", lambda: list(REPLICAS))
-    monkeypatch.setattr("config.routers.reachable", lambda alias: True)
+    monkeypatch.setattr("core.routers.replica_aliases", lambda: list(REPLICAS))
+    monkeypatch.setattr("core.routers.reachable", lambda alias: True)
 
 
 @pytest.fixture
@@ -51,12 +51,12 @@ def read_write_router():
 
 
 def test_it_is_the_installed_router():
-    assert settings.DATABASE_ROUTERS == ["config.routers.ReadWriteRouter"]
+    assert settings.DATABASE_ROUTERS == ["core.routers.ReadWriteRouter"]
 
 
 def test_replica_aliases_lists_the_read_replicas_in_order(monkeypatch):
     databases = {alias: {} for alias in ["default", "read_replica_2", "read", "read_replica_1"]}
-    monkeypatch.setattr("config.replicas.settings", SimpleNamespace(DATABASES=databases))
+    monkeypatch.setattr("core.replicas.settings", SimpleNamespace(DATABASES=databases))
     assert replica_aliases() == REPLICAS
 
 
@@ -179,13 +179,13 @@ def test_pinned_replica_is_the_read_primary_without_replicas(no_replicas):
 
 
 def test_a_replica_that_does_not_answer_is_passed_over(read_write_router, two_replicas, monkeypatch):
-    monkeypatch.setattr("config.routers.reachable", lambda alias: alias == "read_replica_2")
+    monkeypatch.setattr("core.routers.reachable", lambda alias: alias == "read_replica_2")
     model = read_side("queries")
     assert {read_write_router.db_for_read(model) for _ in range(DRAWS)} == {"read_replica_2"}
 
 
 def test_with_no_replica_answering_reads_go_to_the_read_primary(read_write_router, two_replicas, monkeypatch):
-    monkeypatch.setattr("config.routers.reachable", lambda alias: False)
+    monkeypatch.setattr("core.routers.reachable", lambda alias: False)
     with pinned_replica() as pin:
         assert read_write_router.db_for_read(read_side("queries")) == pin.alias == "read"
 
@@ -194,7 +194,7 @@ def test_a_pinned_unit_of_work_connects_to_a_replica_only_when_it_reads_the_read
     read_write_router, two_replicas, monkeypatch
 ):
     asked = []
-    monkeypatch.setattr("config.routers.reachable", lambda alias: asked.append(alias) or True)
+    monkeypatch.setattr("core.routers.reachable", lambda alias: asked.append(alias) or True)
     with pinned_replica():
         read_write_router.db_for_read(Product)  # a command reads the write side only
         assert asked == []
@@ -204,14 +204,14 @@ def test_a_pinned_unit_of_work_connects_to_a_replica_only_when_it_reads_the_read
 
 
 def test_the_pin_is_dropped_when_the_block_fails(monkeypatch):
-    monkeypatch.setattr("config.routers.replica_aliases", lambda: [])
+    monkeypatch.setattr("core.routers.replica_aliases", lambda: [])
     with pytest.raises(RuntimeError), pinned_replica("read_replica_2"):
         raise RuntimeError("the request failed")
     assert current_read_database() == "read"
 
 
 def test_the_middleware_is_installed():
-    assert "config.routers.PinReplicaMiddleware" in settings.MIDDLEWARE
+    assert "core.routers.PinReplicaMiddleware" in settings.MIDDLEWARE
 
 
 def test_the_middleware_pins_one_replica_for_a_whole_request(read_write_router, two_replicas):

@@ -101,7 +101,8 @@ def test_replicas_mirror_the_read_primary_in_tests(production):
 
 def test_redis_serves_the_cache_and_the_celery_broker(production):
     cache = production["CACHES"]["default"]
-    assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert cache["BACKEND"] == "django_redis.cache.RedisCache"
+    assert cache["OPTIONS"]["IGNORE_EXCEPTIONS"] is True
     assert cache["LOCATION"] == PRODUCTION["REDIS_URL"]
     assert production["CELERY_BROKER_URL"] == PRODUCTION["REDIS_URL"]
     assert production["CELERY_TASK_ALWAYS_EAGER"] is False

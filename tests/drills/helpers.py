@@ -1,7 +1,7 @@
 """What the drills check after a fault: every follower at the head, and read models equal to a rebuild."""
 
 from commands.eventlog import head_position
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.base import replayable_projections
 from projections.models import Checkpoint
 from projections.rebuild import verify

@@ -10,7 +10,7 @@ import pytest
 
 from commands.commands import CancelOrder, ChangePrice, DiscontinueProduct, PayOrder, RestockProduct, ShipOrder
 from commands.handlers import Recorded, dispatch
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.base import registry, replayable_projections
 from projections.models import Checkpoint
 from projections.runner import CatchUpResult, catch_up

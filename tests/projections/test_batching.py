@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from commands.eventlog import head_position
 from commands.models import StoredEvent
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.base import replayable_projections
 from projections.models import Checkpoint
 from tests.factories import CustomerFactory, ProductFactory, place_order

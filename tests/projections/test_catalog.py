@@ -8,7 +8,7 @@ from django.db import connections
 
 from commands.eventlog import read_stream
 from commands.models import Product
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from queries.models import ProductCatalog
 from tests.factories import CustomerFactory, ProductFactory, place_order
 from tests.projections.helpers import cancel, change_price, discontinue, pay, project, restock, row, ship

@@ -11,7 +11,7 @@ import pytest
 from django.db import connections, transaction
 
 from commands.eventlog import head_position
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.base import registry
 from projections.models import Checkpoint
 from projections.runner import Outcome, catch_up, ensure_checkpoints

@@ -15,7 +15,7 @@ from commands.demo import seed_demo
 from commands.eventlog import head_position
 from commands.events import EVENT_TYPES
 from commands.models import Order, Product, StoredEvent
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.runner import Outcome
 from queries.models import CustomerOrderHistory, OrderSummary, ProductCatalog
 from tests.projections.helpers import checkpoint, project_everything, read_models

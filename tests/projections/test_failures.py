@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 
 from commands.eventlog import head_position, read_events
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.base import Projection, registry
 from projections.models import Checkpoint, SkippedEvent
 from projections.operations import OperationRefused, retry, skip_failed_event

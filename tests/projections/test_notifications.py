@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.models import Checkpoint, OutgoingEmail
 from projections.subscribers.notifications import send_pending_emails
 from tests.factories import ProductFactory, place_order

@@ -18,13 +18,13 @@ from django.db.models import Count, F, Sum
 
 from commands.eventlog import head_position
 from commands.models import StoredEvent
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections import rebuild as rebuilding
 from projections.base import HandlerFailed, registry, replayable_projections
 from projections.models import Checkpoint
 from projections.rebuild import RebuildRefused, rebuild
 from projections.runner import Outcome
-from queries.cache import FAMILIES, generation
+from queries.caching import FAMILIES, generation
 from queries.models import CustomerOrderHistory, DailySales, OrderSummary, ProductCatalog
 from tests.factories import CustomerFactory, ProductFactory, place_order
 from tests.projections.helpers import (

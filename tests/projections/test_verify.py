@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 
 from commands.eventlog import head_position
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections.base import replayable_projections
 from projections.rebuild import verify
 from queries.models import DailySales, OrderSummary, ProductCatalog

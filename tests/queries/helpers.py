@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db import connections
 
-from config.routers import READ_PRIMARY, choose_replica
+from core.routers import READ_PRIMARY, choose_replica
 from projections.base import registry
 from projections.catalog import catalog_search_vector
 from projections.models import Checkpoint

@@ -13,7 +13,7 @@ import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from queries.models import OrderSummary, ProductCatalog
 from tests.queries.helpers import customer_rows
 
@@ -72,7 +72,7 @@ def fill(model, sql: str, *, extra_indexes=None) -> None:
 
 @pytest.fixture
 def million_rows(monkeypatch):
-    monkeypatch.setattr("config.routers.replica_aliases", lambda: [])  # read from `read`, see above
+    monkeypatch.setattr("core.routers.replica_aliases", lambda: [])  # read from `read`, see above
     fill(ProductCatalog, FILL_CATALOG, extra_indexes=import_module("queries.migrations.0002_catalog_search_index"))
     fill(OrderSummary, FILL_ORDERS)
 

@@ -7,7 +7,7 @@ import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from config.routers import READ_PRIMARY, replica_aliases
+from core.routers import READ_PRIMARY, replica_aliases
 from projections.base import registry
 from projections.runner import catch_up
 from queries import consistency

@@ -56,12 +56,7 @@ def test_without_a_rate_there_is_no_limit(anonymous_client, rates):
     assert {anonymous_client.get(URL).status_code for _ in range(5)} == {200}
 
 
-def test_a_cache_outage_lets_requests_through(anonymous_client, rates, monkeypatch):
+def test_a_cache_outage_lets_requests_through(anonymous_client, rates, monkeypatch, unreachable_cache):
     rates(anon="1/minute", user="1/minute")
-
-    class BrokenCache:
-        def get(self, *args, **kwargs):
-            raise ConnectionError("the cache is down")
-
-    monkeypatch.setattr(throttles.QueryAnonThrottle, "cache", BrokenCache())
+    monkeypatch.setattr(throttles.QueryAnonThrottle, "cache", unreachable_cache)
     assert {anonymous_client.get(URL).status_code for _ in range(3)} == {200}

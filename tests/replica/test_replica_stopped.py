@@ -8,7 +8,7 @@ connection is health-checked at the first read of each request.
 import pytest
 import requests
 
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from tests.factories import ProductFactory
 from tests.processes import wait_until
 from tests.replica.helpers import REPLICA, queries_of, web_environment

@@ -9,7 +9,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from tests.factories import CustomerFactory, ProductFactory, place_order
 from tests.replica.helpers import REPLICA, queries_of, web_environment
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from commands.eventlog import head_position
 from commands.models import Order
-from config import routers
+from core import routers
 from tests.admin.helpers import OPERATOR_PERMISSIONS, grant, run_action
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory, place_order
 

@@ -32,7 +32,7 @@ from commands.commands import PayOrder
 from commands.eventlog import head_position
 from commands.handlers import dispatch
 from commands.models import Customer, Order, Product
-from config import routers
+from core import routers
 from projections.base import registry
 from projections.runner import catch_up
 from tests.factories import CatalogManagerFactory, CustomerFactory, ProductFactory, StaffFactory, place_order

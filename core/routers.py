@@ -3,14 +3,14 @@
 Query-side and projection models are written on the read primary `read` and
 read from one replica, chosen once per request so that a request never mixes
 two replicas that have replicated to different points. A replica that cannot
-be reached is passed over (config.replicas): reads go to another replica, or to
+be reached is passed over (core.replicas): reads go to another replica, or to
 `read` itself, until it answers again.
 """
 
 import random
 from contextvars import ContextVar
 
-from config.replicas import reachable, replica_aliases
+from core.replicas import reachable, replica_aliases
 
 READ_SIDE_APPS = frozenset({"queries", "projections"})
 READ_PRIMARY = "read"

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from commands import audit
 from commands.eventlog import RecordedEvent, read_events
 from commands.models import OperatorAction
-from config.routers import READ_PRIMARY
+from core.routers import READ_PRIMARY
 from projections import monitoring, operations
 from projections.base import replayable_projections
 from projections.models import Checkpoint, RebuildRun, SkippedEvent

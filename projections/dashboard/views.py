@@ -1,6 +1,6 @@
-"""The operator dashboard: where each projection and subscriber stands, what operators can do to them, and charts.
+"""The projection control panel: where each follower stands, and what operators can do to them.
 
-Views only translate HTTP: the work is in projections.operator (audited
+Views only translate HTTP: the work is in projections.dashboard.actions (audited
 actions) and projections.monitoring (rebuild progress, lag samples). Every
 page needs a staff login (the admin site's own check); reading needs a view
 permission, and each action its own permission, checked here, on POST only.
@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -23,25 +21,21 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from config.admin import pretty_json
-from config.routers import current_read_database
-from projections import monitoring, operator
+from core import charts
+from core.admin import pretty_json, require_permission
+from core.routers import current_read_database
+from projections import monitoring
 from projections.base import registry, replayable_projections
+from projections.dashboard import actions
 from projections.models import Checkpoint, RebuildRun
 from projections.operations import OperationRefused
 from projections.status import FollowerStatus, follower_statuses
-from queries.admin import charts
-from queries.models import DailySales, ProductCatalog
 
 VIEW = "projections.view_checkpoint"
 REBUILD = "projections.rebuild_projection"
 RETRY = "projections.retry_projection"
 SKIP = "projections.skip_event"
-VIEW_SALES = "queries.view_dailysales"
-VIEW_CATALOG = "queries.view_productcatalog"
 
-SALES_WINDOWS = (30, 90)  # days
-TOP_PRODUCTS = 10
 LAG_WINDOW = timedelta(hours=1)
 
 
@@ -51,16 +45,10 @@ def urls(site) -> list:
     return [
         path("dashboard/", view(projections_page), name="dashboard"),
         path("dashboard/status.json", view(status_json), name="dashboard_status"),
-        path("dashboard/sales/", view(sales_page), name="dashboard_sales"),
         path("dashboard/rebuild/", view(rebuild), name="dashboard_rebuild"),
         path("dashboard/<str:name>/retry/", view(retry), name="dashboard_retry"),
         path("dashboard/<str:name>/skip/", view(skip_event), name="dashboard_skip"),
     ]
-
-
-def _require(request, permission: str) -> None:
-    if not request.user.has_perm(permission):
-        raise PermissionDenied
 
 
 def _follower(name: str) -> None:
@@ -114,7 +102,7 @@ def _table_context(request, rows: list[Row]) -> dict:
 
 
 def projections_page(request):
-    _require(request, VIEW)
+    require_permission(request, VIEW)
     rows = _rows()
     now = timezone.now()
     history = monitoring.lag_history(now - LAG_WINDOW)
@@ -133,7 +121,7 @@ def projections_page(request):
 
 def status_json(request):
     """The table's data, and its rows rendered, for the page's auto-refresh (and for scripts)."""
-    _require(request, VIEW)
+    require_permission(request, VIEW)
     rows = _rows()
     html = render_to_string("admin/dashboard/_followers.html", _table_context(request, rows), request=request)
     followers = [
@@ -186,10 +174,10 @@ def _lag_chart(history: dict, now: datetime, field: str, label: str, min_step: f
 
 @require_POST
 def rebuild(request):
-    _require(request, REBUILD)
+    require_permission(request, REBUILD)
     names = request.POST.getlist("name")
     try:
-        operator.request_rebuild(names, by=request.user)
+        actions.request_rebuild(names, by=request.user)
     except OperationRefused as refusal:
         messages.error(request, str(refusal))
     else:
@@ -199,10 +187,10 @@ def rebuild(request):
 
 @require_POST
 def retry(request, name: str):
-    _require(request, RETRY)
+    require_permission(request, RETRY)
     _follower(name)
     try:
-        checkpoint = operator.retry(name, by=request.user)
+        checkpoint = actions.retry(name, by=request.user)
     except OperationRefused as refusal:
         messages.error(request, str(refusal))
     else:
@@ -212,11 +200,11 @@ def retry(request, name: str):
 
 def skip_event(request, name: str):
     """GET: what skipping would pass over, and a confirmation form. POST: skip it."""
-    _require(request, SKIP)
+    require_permission(request, SKIP)
     _follower(name)
     if request.method == "POST":
         try:
-            skipped = operator.skip_event(name, position=int(request.POST.get("position", "")), by=request.user)
+            skipped = actions.skip_event(name, position=int(request.POST.get("position", "")), by=request.user)
         except ValueError:
             messages.error(request, "Say which event to skip.")
         except OperationRefused as refusal:
@@ -225,7 +213,7 @@ def skip_event(request, name: str):
             messages.success(request, f"Skipped event #{skipped.position} for {name}: it is live again.")
         return redirect("admin:dashboard")
     try:
-        checkpoint, event = operator.failed_event(name)
+        checkpoint, event = actions.failed_event(name)
     except Checkpoint.DoesNotExist:
         raise Http404(f"{name} has no checkpoint yet.") from None
     if event is None:
@@ -244,51 +232,3 @@ def skip_event(request, name: str):
         "replayable": registry()[name].replayable,
     }
     return TemplateResponse(request, "admin/dashboard/skip_confirmation.html", context)
-
-
-# --- Sales charts ----------------------------------------------------------------
-
-
-def sales_page(request):
-    _require(request, VIEW_SALES)
-    days = next((window for window in SALES_WINDOWS if request.GET.get("days") == str(window)), SALES_WINDOWS[0])
-    today = timezone.localdate()
-    dates = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-    sales = {row.date: row for row in DailySales.objects.filter(date__gte=dates[0], date__lte=today)}
-    revenue = [(f"{day:%b %d}", float(sales[day].revenue) if day in sales else 0.0) for day in dates]
-    orders = [(f"{day:%b %d}", sales[day].orders_placed if day in sales else 0) for day in dates]
-    context = {
-        **admin.site.each_context(request),
-        "title": "Sales",
-        "tab": "sales",
-        "days": days,
-        "windows": SALES_WINDOWS,
-        "total_revenue": sum((row.revenue for row in sales.values()), Decimal(0)),
-        "total_orders": sum(row.orders_placed for row in sales.values()),
-        "revenue_chart": mark_safe(  # the charts escape every text they draw
-            charts.bar_chart(revenue, value_format=_money, label=f"Revenue per day, last {days} days")
-        ),
-        "orders_chart": mark_safe(
-            charts.bar_chart(orders, value_format=_count, min_step=1, label=f"Orders per day, last {days} days")
-        ),
-        "can_view_catalog": request.user.has_perm(VIEW_CATALOG),
-    }
-    if context["can_view_catalog"]:
-        best = (
-            ProductCatalog.objects.filter(units_sold__gt=0)
-            .order_by("-units_sold", "name")
-            .only("sku", "name", "units_sold")[:TOP_PRODUCTS]
-        )
-        points = [(f"{product.sku} {product.name}", product.units_sold) for product in best]
-        context["top_products_chart"] = mark_safe(
-            charts.hbar_chart(points, value_format=_count, label=f"Top {TOP_PRODUCTS} products by units sold")
-        )
-    return TemplateResponse(request, "admin/dashboard/sales.html", context)
-
-
-def _money(value: float) -> str:
-    return f"{value:,.2f}"
-
-
-def _count(value: float) -> str:
-    return f"{value:,.0f}"

@@ -1,29 +1,19 @@
 """Request rate limits shared by the API: per client IP for sign-ins, and the base for the query API's."""
 
-import logging
-
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-logger = logging.getLogger(__name__)
-
 
 class CurrentRateMixin:
     """For DRF throttles: the rate is looked up on every request (DRF freezes it at import, so
-    settings overrides would not apply), and a cache outage lets requests through rather than
-    taking the API down with it. DRF makes a throttle per request, so no history leaks."""
+    settings overrides would not apply). A cache outage lets requests through (the backend
+    ignores connection errors: no history, no limit) rather than taking the API down with it.
+    DRF makes a throttle per request, so no history leaks."""
 
     def get_rate(self):
         """The rate configured for this scope now, or None (unlimited) if there is none."""
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-    def allow_request(self, request, view):
-        try:
-            return super().allow_request(request, view)
-        except Exception:
-            logger.warning("throttling skipped: the cache is unreachable", exc_info=True)
-            return True
 
 
 class SignInThrottle(CurrentRateMixin, SimpleRateThrottle):

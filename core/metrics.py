@@ -1,9 +1,9 @@
 """Prometheus metrics: what the shop counts, and the /metrics endpoint that exposes them.
 
 Counters and histograms are updated where things happen (commands.handlers
-dispatch, projections.runner, the query middleware below). Per-follower
-positions and lags are read from the databases when /metrics is scraped, so
-every process reports the same truth. With PROMETHEUS_MULTIPROC_DIR set
+dispatch, projections.runner, the query middleware below). Collectors that the
+apps register (per-follower positions and lags) read the databases when
+/metrics is scraped, so every process reports the same truth. With PROMETHEUS_MULTIPROC_DIR set
 (gunicorn and Celery prefork), the processes' samples are merged.
 
 /metrics is not public: it answers staff users, or a scraper that sends
@@ -24,7 +24,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 COMMANDS = Counter("shop_commands_total", "Commands handled, by command and outcome.", ["command", "outcome"])
@@ -37,35 +36,23 @@ QUERY_SECONDS = Histogram(
 )
 
 
-class FollowerCollector:
-    """Each follower's position, lag and state, read at scrape time."""
+# Collectors that read their figures from the databases at scrape time, registered by the apps.
+_scrape_time_collectors: list = []
 
-    def collect(self):
-        from projections.status import follower_statuses
 
-        position = GaugeMetricFamily("shop_projection_position", "Last event applied.", labels=["follower"])
-        head = GaugeMetricFamily("shop_event_log_head", "Position of the newest event in the log.")
-        lag_events = GaugeMetricFamily("shop_projection_lag_events", "Events not yet applied.", labels=["follower"])
-        lag_seconds = GaugeMetricFamily(
-            "shop_projection_lag_seconds", "Age of the oldest event not yet applied.", labels=["follower"]
-        )
-        failed = GaugeMetricFamily("shop_projection_failed", "1 while the follower is failed.", labels=["follower"])
-        statuses = follower_statuses()
-        for status in statuses:
-            position.add_metric([status.name], status.position)
-            lag_events.add_metric([status.name], status.lag_events)
-            lag_seconds.add_metric([status.name], status.lag_seconds)
-            failed.add_metric([status.name], 1 if status.state == "failed" else 0)
-        head.add_metric([], statuses[0].head if statuses else 0)
-        yield from (position, head, lag_events, lag_seconds, failed)
+def register_collector(collector) -> None:
+    """Add a prometheus collector whose samples are read when /metrics is scraped (once per collector)."""
+    if collector not in _scrape_time_collectors:
+        _scrape_time_collectors.append(collector)
 
 
 def metrics_view(request):
     if not _may_scrape(request):
         return HttpResponse("Staff, or a bearer METRICS_TOKEN, only.\n", status=403, content_type="text/plain")
-    followers = CollectorRegistry()
-    followers.register(FollowerCollector())
-    body = generate_latest(_process_registry()) + generate_latest(followers)
+    scraped = CollectorRegistry()
+    for collector in _scrape_time_collectors:
+        scraped.register(collector)
+    body = generate_latest(_process_registry()) + generate_latest(scraped)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
