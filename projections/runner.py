@@ -25,8 +25,9 @@ from django.db import InterfaceError, OperationalError, transaction
 from commands.eventlog import read_events
 from core import metrics
 from core.routers import READ_PRIMARY
-from projections.base import HandlerFailed, Projection, Subscriber, registry
+from projections.base import HandlerFailed, Projection, Subscriber
 from projections.models import Checkpoint
+from projections.registry import registry
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def _advance(checkpoint: Checkpoint, position: int) -> None:
     checkpoint.position = position
     # Past the event it stumbled on, or failed on before an operator's retry reset the attempts.
     if (checkpoint.attempts or checkpoint.failed_position) and position >= (checkpoint.failed_position or 0):
-        checkpoint.attempts, checkpoint.failed_position, checkpoint.error = 0, None, ""
+        checkpoint.clear_failure()
     checkpoint.save(update_fields=["position", "attempts", "failed_position", "error", "updated_at"])
 
 

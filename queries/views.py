@@ -12,7 +12,7 @@ from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from projections.base import registry
+from projections.registry import registry
 from projections.status import follower_statuses
 from queries.caching import CachedListMixin
 from queries.consistency import ConsistentReadMixin

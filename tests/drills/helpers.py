@@ -2,9 +2,9 @@
 
 from commands.eventlog import head_position
 from core.routers import READ_PRIMARY
-from projections.base import replayable_projections
 from projections.models import Checkpoint
 from projections.rebuild import verify
+from projections.registry import replayable_projections
 from tests.processes import wait_until
 
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 from django.db import connections
 
 from core.routers import READ_PRIMARY, choose_replica
-from projections.base import registry
 from projections.catalog import catalog_search_vector
 from projections.models import Checkpoint
+from projections.registry import registry
 from projections.runner import catch_up
 from queries.models import CustomerOrderHistory, DailySales, OrderSummary, ProductCatalog
 

@@ -7,7 +7,7 @@ from django.db import connections
 
 from commands.commands import ChangePrice
 from commands.handlers import dispatch
-from projections.base import registry
+from projections.registry import registry
 from projections.runner import catch_up
 from queries import caching
 from tests.factories import ProductFactory

@@ -8,7 +8,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from core.routers import READ_PRIMARY, replica_aliases
-from projections.base import registry
+from projections.registry import registry
 from projections.runner import catch_up
 from queries import consistency
 from tests.factories import ProductFactory
