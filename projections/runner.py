@@ -25,6 +25,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from commands.eventlog import read_events
 from core import metrics
 from core.routers import READ_PRIMARY
+from projections import announcements
 from projections.base import HandlerFailed, Projection, Subscriber
 from projections.models import Checkpoint
 from projections.registry import registry
@@ -112,6 +113,7 @@ def _apply_next_batch(follower, batch_size: int) -> tuple[Outcome | None, int, i
             raise _BatchFailed(batch[0].position) from error
         _advance(checkpoint, batch[-1].position)
     follower.after_commit(handled)
+    announcements.announce(follower.name, checkpoint.position)
     logger.info(
         "%s applied events #%d..#%d",
         follower.name,
