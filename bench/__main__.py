@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import report
-from bench.environment import Databases, Services, environment
+from bench.environment import Databases, environment
+from tests.processes import Services
 
 # (number, module) in the order they run; the table is sorted by number.
 ORDER = [

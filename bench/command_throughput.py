@@ -58,7 +58,7 @@ def run(run: Run) -> Section:
         return "POST", "/bench/baseline/orders/", json.dumps(body).encode(), _headers(token)
 
     workers, threads = run.args.web_workers, run.args.web_threads
-    web, url = run.services.web(run.env, workers=workers, threads=threads)
+    web, url = run.services.web_server(run.env, workers=workers, threads=threads)
     try:
         contenders = {"PlaceOrder": place_order, "baseline": plain_create}
         totals = {name: LoadResult() for name in contenders}

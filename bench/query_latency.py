@@ -77,7 +77,7 @@ def run(run: Run) -> Section:
             ("GET", f"/bench/baseline/write/sales/daily/?{query}", None, headers),
         )
 
-    web, url = run.services.web(run.env, workers=run.args.web_workers, threads=run.args.web_threads)
+    web, url = run.services.web_server(run.env, workers=run.args.web_workers, threads=run.args.web_threads)
     table = [
         "| question | read model p50 / p99 ms | write model p50 / p99 ms | n | p50 ratio | p99 ratio |",
         "|---|---|---|---|---|---|",

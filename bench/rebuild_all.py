@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from bench.context import Run
-from bench.environment import PROJECT
 from bench.profiling import spy_report, start_spy
 from bench.report import Figure, Section
+from tests.processes import PROJECT
 
 TITLE = "4. Rebuild"
 PEAK_TARGET_MB = 300
