@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.db import connections
+
 BIN = Path(sys.executable).parent
 PROJECT = Path(__file__).resolve().parent.parent
 # Every queue a follower or task is routed to: one worker on all of them stands for `make worker`'s three.
@@ -71,8 +73,6 @@ def process_environment(
 
 def database_url(alias: str, *, port: int | None = None) -> str:
     """The URL of this process's database `alias` (a test session's), or of the same database behind `port`."""
-    from django.db import connections  # here: importing this module must not need Django settings
-
     config = connections[alias].settings_dict
     credentials = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
     host = "127.0.0.1" if port else config["HOST"] or "127.0.0.1"
