@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import report
-from bench.environment import Databases, Services, environment
+from bench.environment import Databases, environment
+from tests.processes import Services
 
 # (number, module) in the order they run; the table is sorted by number.
 ORDER = [
@@ -70,7 +71,6 @@ def _chosen(args: argparse.Namespace) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    chosen = _chosen(args)
     started_at, started = datetime.now(UTC), time.monotonic()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-"))
     services = Services(log_dir)
@@ -79,59 +79,73 @@ def main(argv: list[str] | None = None) -> int:
     run = None
     load_before = _load_average()
     try:
-        _redis, redis_url = services.redis()
-        env = environment(databases, redis_url)
-        os.environ.update(env)
-        if args.reuse_history:
-            databases.require_existing()
-        else:
-            databases.create()
-        _setup_django()
-
-        from bench.context import Run, Sizes
-
-        sizes = Sizes.quick() if args.quick else Sizes()
-        run = Run(args, sizes, databases, services, env, log_dir, redis_url)
-        if args.reuse_history:
-            run.reuse_history()
+        run = _set_up(args, databases, services, log_dir)
         for number, module_name in ORDER:
-            if number not in chosen:
-                continue
-            module = __import__(module_name, fromlist=["run"])
-            print(f"[{_elapsed(started)}] {module.TITLE} ...", flush=True)
-            began = time.monotonic()
-            try:
-                section = module.run(run)
-            except Exception:
-                section = report.Section(module.TITLE, error=traceback.format_exc())
-                print(section.error, file=sys.stderr, flush=True)
-            section.seconds = time.monotonic() - began
-            sections.append(section)
-            for figure in section.figures:
-                print("    " + "  ".join(cell for cell in figure.cells()[1:] if cell), flush=True)
-            if args.no_results_file:  # the details would otherwise be lost
-                print("\n".join(section.details), flush=True)
-            if not args.no_results_file:  # so that an interrupted run still leaves what it measured
-                report.write_markdown(
-                    sorted(sections, key=lambda s: s.title),
-                    started=started_at,
-                    seconds=time.monotonic() - started,
-                    context={**_context(args, run, load_before), "status": "incomplete: still running"},
-                )
+            if number in _chosen(args):
+                sections.append(_run_one(module_name, run, started))
+                if not args.no_results_file:  # so that an interrupted run still leaves what it measured
+                    context = {**_context(args, run, load_before), "status": "incomplete: still running"}
+                    _write_results(sections, started_at, started, context)
     finally:
         services.stop_all()
         if not (args.keep or args.reuse_history):
             databases.drop()
-    seconds = time.monotonic() - started
+    _report(sections, started, log_dir)
+    if not args.no_results_file:
+        print(f"results: {_write_results(sections, started_at, started, _context(args, run, load_before))}")
+    return 1 if any(section.error for section in sections) else 0
+
+
+def _set_up(args: argparse.Namespace, databases: Databases, services: Services, log_dir: Path):
+    """A private Redis, the databases (fresh, or kept with --reuse-history), Django, and the run's shared state."""
+    _redis, redis_url = services.redis()
+    env = environment(databases, redis_url)
+    os.environ.update(env)
+    if args.reuse_history:
+        databases.require_existing()
+    else:
+        databases.create()
+    _setup_django()
+
+    from bench.context import Run, Sizes
+
+    sizes = Sizes.quick() if args.quick else Sizes()
+    run = Run(args, sizes, databases, services, env, log_dir, redis_url)
+    if args.reuse_history:
+        run.reuse_history()
+    return run
+
+
+def _run_one(module_name: str, run, started: float) -> report.Section:
+    """Run one benchmark and print its figures; a benchmark that fails is reported, and the others still run."""
+    module = __import__(module_name, fromlist=["run"])
+    print(f"[{_elapsed(started)}] {module.TITLE} ...", flush=True)
+    began = time.monotonic()
+    try:
+        section = module.run(run)
+    except Exception:
+        section = report.Section(module.TITLE, error=traceback.format_exc())
+        print(section.error, file=sys.stderr, flush=True)
+    section.seconds = time.monotonic() - began
+    for figure in section.figures:
+        print("    " + "  ".join(cell for cell in figure.cells()[1:] if cell), flush=True)
+    if run.args.no_results_file:  # the details would otherwise be lost
+        print("\n".join(section.details), flush=True)
+    return section
+
+
+def _report(sections: list[report.Section], started: float, log_dir: Path) -> None:
     sections.sort(key=lambda section: section.title)
     print()
     print(report.plain_table(sections))
-    print(f"\n{len(sections)} benchmarks in {seconds / 60:.1f} min; logs in {log_dir}")
-    if not args.no_results_file:
-        context = _context(args, run, load_before)
-        path = report.write_markdown(sections, started=started_at, seconds=seconds, context=context)
-        print(f"results: {path}")
-    return 1 if any(section.error for section in sections) else 0
+    print(f"\n{len(sections)} benchmarks in {(time.monotonic() - started) / 60:.1f} min; logs in {log_dir}")
+
+
+def _write_results(
+    sections: list[report.Section], started_at: datetime, started: float, context: dict[str, str]
+) -> Path:
+    ordered = sorted(sections, key=lambda s: s.title)
+    return report.write_markdown(ordered, started=started_at, seconds=time.monotonic() - started, context=context)
 
 
 def _context(args: argparse.Namespace, run, load_before: str) -> dict[str, str]:

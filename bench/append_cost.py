@@ -17,6 +17,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import psycopg
@@ -29,19 +30,37 @@ ROUNDS = 4
 RAW_TABLE = "bench_raw_event"
 
 
+@dataclass
+class EventRow:
+    """The event every contender appends: a real OrderPlaced with 3 lines, and its metadata, as JSON."""
+
+    event: object
+    data: str
+    metadata: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data) + len(self.metadata)
+
+
+Contenders = dict[str, Callable[[], int]]  # name -> one operation, returning the events it appended
+
+
 def run(run: Run) -> Section:
-    from django.db import transaction
-    from django.utils import timezone
+    row = sample_event(run)
+    raw = _create_raw_event_table(run)
+    try:
+        rounds = measure(run, contenders(run, row, raw))
+    finally:
+        _drop_raw_event_table(raw)
+    return report(run, row, rounds)
 
-    from commands import eventlog
-    from commands.commands import OrderLineRequest, PlaceOrder, RestockProduct
+
+def sample_event(run: Run) -> EventRow:
     from commands.events import OrderedItem, OrderPlaced
-    from commands.handlers import dispatch
 
-    section = Section(TITLE)
     shop = run.shop()
-    generator = random.Random(2)
-    user, customer, _token = shop.customers[0]
+    _user, customer, _token = shop.customers[0]
     sample = OrderPlaced(
         order_id=uuid.uuid4(),
         customer_id=customer.id,
@@ -50,28 +69,47 @@ def run(run: Run) -> Section:
         lines=tuple(OrderedItem(p.id, p.sku, p.name, 2, p.price) for p in shop.products[:3]),
         total=sum((2 * p.price for p in shop.products[:3]), Decimal(0)),
     )
-    data = json.dumps(sample.to_data())
-    metadata = json.dumps(
-        {"command": "PlaceOrder", "command_id": str(uuid.uuid4()), "correlation_id": "x", "actor": {"id": 1}}
-    )
+    metadata = {"command": "PlaceOrder", "command_id": str(uuid.uuid4()), "correlation_id": "x", "actor": {"id": 1}}
+    return EventRow(sample, json.dumps(sample.to_data()), json.dumps(metadata))
 
+
+def _create_raw_event_table(run: Run) -> psycopg.Connection:
+    """A bare connection, and a copy of the event table with the same indexes for the raw INSERTs."""
     raw = psycopg.connect(run.databases.url(run.databases.write))
     raw.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
     raw.execute(f"CREATE TABLE {RAW_TABLE} (LIKE commands_storedevent INCLUDING ALL)")
     raw.commit()
+    return raw
+
+
+def _drop_raw_event_table(raw: psycopg.Connection) -> None:
+    raw.execute(f"DROP TABLE {RAW_TABLE}")
+    raw.commit()
+    raw.close()
+
+
+def contenders(run: Run, row: EventRow, raw: psycopg.Connection) -> Contenders:
+    from django.db import transaction
+
+    from commands import eventlog
+    from commands.commands import OrderLineRequest, PlaceOrder, RestockProduct
+    from commands.handlers import dispatch
+
+    shop, generator = run.shop(), random.Random(2)
+    user = shop.customers[0][0]
     insert = (
         f"INSERT INTO {RAW_TABLE} (stream_id, version, type, schema_version, data, metadata, recorded_at) "
         "VALUES (%s, 1, 'OrderPlaced', 1, %s, %s, now())"
     )
 
     def raw_insert() -> int:
-        raw.execute(insert, [uuid.uuid4(), data, metadata])
+        raw.execute(insert, [uuid.uuid4(), row.data, row.metadata])
         raw.commit()
         return 1
 
     def append_only() -> int:
         with transaction.atomic():
-            eventlog.append(uuid.uuid4(), [sample], expected_version=0, metadata={"command": "bench"})
+            eventlog.append(uuid.uuid4(), [row.event], expected_version=0, metadata={"command": "bench"})
         return 1
 
     def restock() -> int:
@@ -82,19 +120,30 @@ def run(run: Run) -> Section:
         lines = tuple(OrderLineRequest(p.id, generator.randint(1, 3)) for p in generator.sample(shop.products, 3))
         return len(dispatch(PlaceOrder(customer_id=None, lines=lines), user).events)
 
-    contenders: dict[str, Callable[[], int]] = {
+    return {
         "raw INSERT": raw_insert,
         "eventlog.append": append_only,
         "RestockProduct": restock,
         "PlaceOrder": place_order,
     }
-    counts = dict.fromkeys(contenders, 0)
-    seconds = dict.fromkeys(contenders, 0.0)
+
+
+@dataclass
+class Rounds:
+    """Events appended and seconds taken by each contender over all rounds, and each round's rates."""
+
+    counts: dict[str, int]
+    seconds: dict[str, float]
+    rates: list[dict[str, float]] = field(default_factory=list)
+
+
+def measure(run: Run, contenders: Contenders) -> Rounds:
+    """After a warm-up, every contender in turn for its share of the time, round after round."""
+    measured = Rounds(dict.fromkeys(contenders, 0), dict.fromkeys(contenders, 0.0))
     for operation in contenders.values():  # warm up: connections, caches, plans
         for _ in range(20):
             operation()
     share = run.sizes.append_seconds / ROUNDS
-    rounds: list[dict[str, float]] = []
     for _ in range(ROUNDS):
         rates = {}
         for name, operation in contenders.items():
@@ -102,18 +151,21 @@ def run(run: Run) -> Section:
             while time.monotonic() - started < share:
                 done += operation()
             took = time.monotonic() - started
-            counts[name] += done
-            seconds[name] += took
+            measured.counts[name] += done
+            measured.seconds[name] += took
             rates[name] = done / took
-        rounds.append(rates)
-    raw.execute(f"DROP TABLE {RAW_TABLE}")
-    raw.commit()
-    raw.close()
+        measured.rates.append(rates)
+    return measured
 
-    rates = {name: counts[name] / seconds[name] for name in contenders}
+
+def report(run: Run, row: EventRow, rounds: Rounds) -> Section:
+    from django.utils import timezone
+
+    section = Section(TITLE)
+    rates = {name: rounds.counts[name] / rounds.seconds[name] for name in rounds.counts}
     floor = rates["raw INSERT"]
     # The median of the rounds' ratios: a burst of someone else's load spoils one round, not the figure.
-    ratios = {name: statistics.median(r[name] / r["raw INSERT"] for r in rounds) for name in contenders}
+    ratios = {name: statistics.median(r[name] / r["raw INSERT"] for r in rounds.rates) for name in rates}
     for name, measure in (
         ("eventlog.append", "eventlog.append alone, 1 event/transaction"),
         ("RestockProduct", "RestockProduct handler (1 event)"),
@@ -123,7 +175,7 @@ def run(run: Run) -> Section:
     section.details += [
         f"- One thread, in-process, {run.sizes.append_seconds:.0f} s per contender in {ROUNDS} alternating rounds; "
         "each transaction commits (synchronous_commit as the server has it).",
-        f"- Event row: {len(data) + len(metadata)} bytes of JSON (an OrderPlaced with 3 lines, and its metadata).",
+        f"- Event row: {row.size} bytes of JSON (an OrderPlaced with 3 lines, and its metadata).",
         f"- Wake-ups after commit go to the run's private Redis, as in production ({timezone.now():%H:%M} UTC).",
         "",
         "| contender | events/s | ms per event | vs raw INSERT (median of rounds) |",

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from bench.environment import Databases, Services
+from bench.environment import Databases
 from bench.history import History
+from tests.processes import Services
 
 WRITE_TABLE_PREFIXES = (
     "commands_",

@@ -25,6 +25,7 @@ from bench.context import Run
 from bench.load import percentile
 from bench.profiling import spy_report, start_spy
 from bench.report import Figure, Section
+from tests.processes import Service
 
 TITLE = "5. Lag under load"
 TARGET_P99_MS = 500
@@ -46,45 +47,78 @@ class Sent:
     position: int
 
 
-def run(run: Run) -> Section:
-    from django.contrib.auth.models import User
-    from django.db import close_old_connections
+@dataclass
+class Orders:
+    """PlaceOrder commands of 3 random lines from random customers, dispatched in this process."""
 
-    from commands.commands import OrderLineRequest, PlaceOrder
+    actors: list  # users of sampled customers
+    products: list  # ids of products on sale
+
+    def place_order(self, generator: random.Random) -> int:
+        """Dispatch one; return its event's position."""
+        from commands.commands import OrderLineRequest, PlaceOrder
+        from commands.handlers import dispatch
+
+        lines = tuple(OrderLineRequest(p, generator.randint(1, 3)) for p in generator.sample(self.products, 3))
+        return dispatch(PlaceOrder(customer_id=None, lines=lines), generator.choice(self.actors)).position
+
+
+@dataclass
+class Measured:
+    sent: list[Sent]
+    late: list[float]  # how late each late command started, in s
+    seconds: float  # from the first command's slot to the last command's commit
+    observed: list[tuple[float, int]]  # (when, position) of each change of the order_summary checkpoint
+    profiles: list[list[str]]  # one per worker
+
+
+def run(run: Run) -> Section:
+    orders = set_up(run)
+    workers = [
+        run.services.worker(run.env, queues=queues, concurrency=processes, name=name)
+        for name, queues, processes in WORKERS
+    ]
+    beat = run.services.beat(run.env)
+    try:
+        measured = measure(run, orders, workers)
+    finally:
+        run.services.stop(beat)
+        for worker in workers:
+            run.services.stop(worker)
+    return report(run, measured, workers)
+
+
+def set_up(run: Run) -> Orders:
+    """Read models at the head, every subscriber at the head too, an empty Redis; who orders what."""
+    from django.contrib.auth.models import User
+
     from commands.eventlog import head_position
-    from commands.handlers import dispatch
     from commands.models import Customer, Product
     from projections.models import Checkpoint
 
-    section = Section(TITLE)
     run.read_models()
     # Subscribers (e-mail, cache) were never run over the generated history, which is not news
     # to anyone: start them at the head, as a deployment that had been running would be.
     head = head_position()
     Checkpoint.objects.using("read").exclude(name__in=_projection_names()).update(position=head)
     run.flush_redis()
-
     customers = list(Customer.objects.order_by("?")[:200].values_list("user_id", flat=True))
-    actors = list(User.objects.filter(pk__in=customers))
-    products = list(Product.objects.filter(discontinued=False).values_list("pk", flat=True))
+    return Orders(
+        actors=list(User.objects.filter(pk__in=customers)),
+        products=list(Product.objects.filter(discontinued=False).values_list("pk", flat=True)),
+    )
 
-    workers = [
-        run.services.worker(run.env, queues=queues, concurrency=processes, name=name)
-        for name, queues, processes in WORKERS
-    ]
-    beat = run.services.beat(run.env)
+
+def measure(run: Run, orders: Orders, workers: list[Service]) -> Measured:
+    """The paced load while a poller watches the checkpoint, until the last order shows; then profiles."""
+    from django.db import close_old_connections
+
     observed: list[tuple[float, int]] = []
     stop = threading.Event()
     poller = threading.Thread(target=_poll, args=(run.databases.url(run.databases.read), observed, stop), daemon=True)
     poller.start()
-    rate, seconds = run.sizes.lag_rate, run.sizes.lag_seconds
-
-    def place_order(generator: random.Random) -> int:
-        lines = tuple(OrderLineRequest(p, generator.randint(1, 3)) for p in generator.sample(products, 3))
-        return dispatch(PlaceOrder(customer_id=None, lines=lines), generator.choice(actors)).position
-
     try:
-        sent, late, began, finished = _drive(place_order, rate=rate, seconds=seconds)
+        sent, late, began, finished = _drive(orders.place_order, rate=run.sizes.lag_rate, seconds=run.sizes.lag_seconds)
         close_old_connections()
         last = max(item.position for item in sent)
         deadline = time.monotonic() + DRAIN_SECONDS
@@ -92,33 +126,28 @@ def run(run: Run) -> Section:
             time.sleep(0.05)
         # Not measured: the same load again for a few seconds, while py-spy samples the workers.
         spies = [start_spy(worker.process.pid, PROFILE_SECONDS, rate=100, subprocesses=True) for worker in workers]
-        _drive(place_order, rate=rate, seconds=PROFILE_SECONDS)
+        _drive(orders.place_order, rate=run.sizes.lag_rate, seconds=PROFILE_SECONDS)
         profiles = [spy_report(spy) for spy in spies]
     finally:
         stop.set()
         poller.join(timeout=5)
-        run.services.stop(beat)
-        for worker in workers:
-            run.services.stop(worker)
+    return Measured(sent, late, finished - began, observed, profiles)
 
-    lags, unseen = [], 0
-    for item in sent:
-        seen = _first_seen(observed, item.position)
-        if seen is None:
-            unseen += 1
-        else:
-            lags.append(max(0.0, seen - item.committed))
-    achieved = len(sent) / (finished - began)
+
+def report(run: Run, measured: Measured, workers: list[Service]) -> Section:
+    lags, unseen = _lags(measured)
+    achieved = len(measured.sent) / measured.seconds
     p50, p99 = percentile(lags, 0.5) * 1000, percentile(lags, 0.99) * 1000
     worst = max(lags) * 1000 if lags else float("nan")
-    section.figures += [
+    figures = [
         Figure("5", f"commit -> OrderSummary lag at {achieved:.0f} commands/s: p50", p50, "ms"),
         Figure("5", "commit -> OrderSummary lag: p99", p99, "ms", target=f"< {TARGET_P99_MS} ms", met=p99 < 500),
         Figure("5", "commit -> OrderSummary lag: worst", worst, "ms"),
     ]
-    section.details += [
-        f"- {len(sent):,} PlaceOrder commands (3 lines) in {finished - began:.1f} s: {achieved:.1f}/s against "
-        f"{rate:.0f}/s asked, from {PACING_THREADS} threads; {len(late)} started late "
+    late = measured.late
+    details = [
+        f"- {len(measured.sent):,} PlaceOrder commands (3 lines) in {measured.seconds:.1f} s: {achieved:.1f}/s "
+        f"against {run.sizes.lag_rate:.0f}/s asked, from {PACING_THREADS} threads; {len(late)} started late "
         f"(worst {max(late, default=0) * 1000:.0f} ms).",
         "- Workers: "
         + "; ".join(
@@ -126,15 +155,28 @@ def run(run: Run) -> Section:
         )
         + f"; beat every "
         f"{run.env.get('PROJECTION_SAFETY_NET_SECONDS', '5')} s; checkpoint polled every {POLL_SECONDS * 1000:.0f} ms "
-        f"({len(observed)} changes seen); {unseen} orders not visible {DRAIN_SECONDS} s after the last command.",
+        f"({len(measured.observed)} changes seen); {unseen} orders not visible {DRAIN_SECONDS} s "
+        "after the last command.",
         f"- Lag percentiles: p90 {percentile(lags, 0.9) * 1000:.0f} ms, p95 {percentile(lags, 0.95) * 1000:.0f} ms.",
         "",
         f"Profiles of the workers' processes during {PROFILE_SECONDS:.0f} s more of the same load "
         "(py-spy, not measured):",
     ]
-    for (name, queues, _), worker, profile in zip(WORKERS, workers, profiles, strict=True):
-        section.details += ["", f"Worker {name} ({queues}):", "", *_runs_by_follower(worker.log()), "", *profile]
-    return section
+    for (name, queues, _), worker, profile in zip(WORKERS, workers, measured.profiles, strict=True):
+        details += ["", f"Worker {name} ({queues}):", "", *_runs_by_follower(worker.log()), "", *profile]
+    return Section(TITLE, figures=figures, details=details)
+
+
+def _lags(measured: Measured) -> tuple[list[float], int]:
+    """Each command's lag from its commit to the first poll that saw it, in s; and how many were never seen."""
+    lags, unseen = [], 0
+    for item in measured.sent:
+        seen = _first_seen(measured.observed, item.position)
+        if seen is None:
+            unseen += 1
+        else:
+            lags.append(max(0.0, seen - item.committed))
+    return lags, unseen
 
 
 def _drive(place_order, *, rate: float, seconds: float) -> tuple[list[Sent], list[float], float, float]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 from bench.context import Run
 from bench.profiling import spy_report, start_spy
@@ -23,64 +24,90 @@ TITLE = "3. Projection throughput"
 TARGET = 10.0
 
 
+@dataclass
+class Measured:
+    timings: dict[str, tuple[float, object]]  # projection -> (seconds, its catch-up result)
+    profile: list[str]
+    naive_applied: int = 0
+    naive_seconds: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return sum(seconds for seconds, _ in self.timings.values())
+
+
 def run(run: Run) -> Section:
-    from django.conf import settings
+    from projections.runner import ensure_checkpoints
 
-    from bench import naive
-    from projections.base import replayable_projections
-    from projections.runner import catch_up, ensure_checkpoints
-
-    section = Section(TITLE)
     events = run.sizes.projection_events
     run.events(events)
     ensure_checkpoints()
+    measured = measure_catch_up()
+    # The naive projector continues where the real one stopped, on the next events of the same history.
+    run.events(events + run.sizes.naive_events)
+    measured.naive_applied, measured.naive_seconds = measure_naive(after=events, limit=run.sizes.naive_events)
+    return report(events, measured)
+
+
+def measure_catch_up() -> Measured:
+    """Every projection from position 0 to the head with the real runner, one after the other, under py-spy."""
+    from projections.base import replayable_projections
+    from projections.runner import catch_up
+
     timings = {}
     spy = start_spy(os.getpid(), rate=25, idle=True)  # from outside, without pausing this process
     for name, projection in replayable_projections().items():
         started = time.monotonic()
         result = catch_up(projection)
         timings[name] = (time.monotonic() - started, result)
-    profile = spy_report(spy, stop=True)
-    total = sum(seconds for seconds, _ in timings.values())
-    rate = events / total
+    return Measured(timings, spy_report(spy, stop=True))
 
-    # The naive projector continues where the real one stopped, on the next events of the same history.
-    run.events(events + run.sizes.naive_events)
+
+def measure_naive(*, after: int, limit: int) -> tuple[int, float]:
+    """The naive projector over the `limit` events after position `after`: events applied, and seconds."""
+    from bench import naive
+
     started = time.monotonic()
-    applied = naive.project_window(after=events, limit=run.sizes.naive_events)
-    naive_seconds = time.monotonic() - started
-    naive_rate = applied / naive_seconds
+    applied = naive.project_window(after=after, limit=limit)
+    return applied, time.monotonic() - started
 
+
+def report(events: int, measured: Measured) -> Section:
+    rate, naive_rate = events / measured.seconds, measured.naive_applied / measured.naive_seconds
     ratio = rate / naive_rate
-    section.figures.append(
-        Figure(
-            "3",
-            f"catch-up of all 4 projections, {events:,} events",
-            rate,
-            "events/s",
-            f"naive update_or_create ({applied:,} events)",
-            naive_rate,
-            ratio,
-            f">= {TARGET:.0f}x",
-            ratio >= TARGET,
-        )
+    figure = Figure(
+        "3",
+        f"catch-up of all 4 projections, {events:,} events",
+        rate,
+        "events/s",
+        f"naive update_or_create ({measured.naive_applied:,} events)",
+        naive_rate,
+        ratio,
+        f">= {TARGET:.0f}x",
+        ratio >= TARGET,
     )
-    section.details += [
+    return Section(TITLE, figures=[figure], details=_details(events, measured))
+
+
+def _details(events: int, measured: Measured) -> list[str]:
+    from django.conf import settings
+
+    applied, naive_seconds = measured.naive_applied, measured.naive_seconds
+    return [
         f"- Batches of {settings.PROJECTION_BATCH_SIZE} events (PROJECTION_BATCH_SIZE), one transaction each on "
         "`read` with the checkpoint, the four projections one after another in one process.",
         f"- Naive projector: {applied:,} events (positions {events + 1:,} to {events + applied:,}) in "
-        f"{naive_seconds:.1f} s, {naive_rate:,.0f} events/s, every update_or_create its own transaction.",
+        f"{naive_seconds:.1f} s, {applied / naive_seconds:,.0f} events/s, every update_or_create its own transaction.",
         "",
         "| projection | events applied | seconds | events/s |",
         "|---|---|---|---|",
         *[
             f"| {name} | {result.applied:,} | {seconds:.1f} | {result.applied / seconds:,.0f} |"
-            for name, (seconds, result) in timings.items()
+            for name, (seconds, result) in measured.timings.items()
         ],
-        f"| all four | {events:,} | {total:.1f} | {rate:,.0f} |",
+        f"| all four | {events:,} | {measured.seconds:.1f} | {events / measured.seconds:,.0f} |",
         "",
         "Profile of the catch-up (py-spy, 25 samples/s, waiting included, all four projections):",
         "",
-        *profile,
+        *measured.profile,
     ]
-    return section

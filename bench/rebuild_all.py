@@ -13,39 +13,54 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.context import Run
-from bench.environment import PROJECT
 from bench.profiling import spy_report, start_spy
 from bench.report import Figure, Section
+from tests.processes import PROJECT
 
 TITLE = "4. Rebuild"
 PEAK_TARGET_MB = 300
 SUMMARY = re.compile(r"^(\w+): (\d+) events in ([\d.]+)s \(([\d,]+) events/s\)", re.MULTILINE)
 
 
+@dataclass
+class Measured:
+    seconds: float
+    peak_mb: float  # ru_maxrss
+    samples: list[tuple[float, float]]  # (seconds since start, RSS in MB), twice a second
+    profile: list[str]
+    output: str
+
+    def rss_early_and_late(self) -> tuple[float, float]:
+        """The highest RSS over the first quarter of the run, and over the last quarter."""
+        quarter = max(1, len(self.samples) // 4)
+        early = max((rss for _, rss in self.samples[:quarter]), default=float("nan"))
+        late = max((rss for _, rss in self.samples[-quarter:]), default=float("nan"))
+        return early, late
+
+
 def run(run: Run) -> Section:
-    section = Section(TITLE)
     preparing = time.monotonic()
     history = run.write_model()
     prepared = time.monotonic() - preparing
-    events = history.events_written
-    log_path = run.log_dir / "rebuild.log"
     command = [sys.executable, "manage.py", "rebuild_projections", "--all"]
     if run.args.rebuild_batch_size:
         command += ["--batch-size", str(run.args.rebuild_batch_size)]
-    shown = " ".join(command[2:])
+    measured = measure(run, command)
+    run.read_models_built = True
+    return report(" ".join(command[2:]), history.events_written, prepared, measured)
+
+
+def measure(run: Run, command: list[str]) -> Measured:
+    """Run the rebuild as a subprocess, sampling its RSS and profiling it; fail if it fails."""
+    log_path = run.log_dir / "rebuild.log"
     samples: list[tuple[float, float]] = []
     with log_path.open("w") as log:
         started = time.monotonic()
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT,
-            env=run.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, cwd=PROJECT, env=run.env, stdout=log, stderr=subprocess.STDOUT)
         sampler = threading.Thread(target=_sample_rss, args=(process.pid, started, samples), daemon=True)
         sampler.start()
         spy = start_spy(process.pid, rate=10, idle=True)
@@ -57,16 +72,16 @@ def run(run: Run) -> Section:
     output = log_path.read_text()
     if process.returncode != 0:
         raise RuntimeError(f"rebuild_projections exited {process.returncode}:\n{output[-3000:]}")
-    run.read_models_built = True
-    peak_mb = usage.ru_maxrss / 1024
-    rate = events / seconds
-    quarter = max(1, len(samples) // 4)
-    early = max((rss for _, rss in samples[:quarter]), default=float("nan"))
-    late = max((rss for _, rss in samples[-quarter:]), default=float("nan"))
+    return Measured(seconds, usage.ru_maxrss / 1024, samples, profile, output)
+
+
+def report(shown: str, events: int, prepared: float, measured: Measured) -> Section:
+    early, late = measured.rss_early_and_late()
     flat = late - early <= 0.1 * early + 10
-    section.figures += [
-        Figure("4", f"{shown}, {events:,} events", seconds, "s"),
-        Figure("4", "rebuild throughput (log events / wall time)", rate, "events/s"),
+    peak_mb = measured.peak_mb
+    figures = [
+        Figure("4", f"{shown}, {events:,} events", measured.seconds, "s"),
+        Figure("4", "rebuild throughput (log events / wall time)", events / measured.seconds, "events/s"),
         Figure(
             "4",
             "rebuild peak RSS (ru_maxrss)",
@@ -76,21 +91,21 @@ def run(run: Run) -> Section:
             met=peak_mb < PEAK_TARGET_MB and flat,
         ),
     ]
-    section.details += [
+    details = [
         f"- Before it: {prepared:.0f} s generating the rest of the history and its write model (not measured).",
         f"- RSS, max over the first quarter of the run: {early:.0f} MB; over the last quarter: {late:.0f} MB "
         f"({'flat' if flat else 'growing'}); peak {peak_mb:.0f} MB.",
-        f"- RSS over time (s: MB): {_timeline(samples)}",
+        f"- RSS over time (s: MB): {_timeline(measured.samples)}",
         "",
         "| projection | events | seconds | events/s |",
         "|---|---|---|---|",
-        *[f"| {name} | {int(n):,} | {float(s):.1f} | {r} |" for name, n, s, r in SUMMARY.findall(output)],
+        *[f"| {name} | {int(n):,} | {float(s):.1f} | {r} |" for name, n, s, r in SUMMARY.findall(measured.output)],
         "",
         "Profile of the rebuild process (py-spy, 10 samples/s, waiting included, the whole run):",
         "",
-        *profile,
+        *measured.profile,
     ]
-    return section
+    return Section(TITLE, figures=figures, details=details)
 
 
 def _sample_rss(pid: int, started: float, samples: list[tuple[float, float]]) -> None:

@@ -10,6 +10,8 @@ from commands.commands import OrderLineRequest, PlaceOrder, RegisterCustomer, Re
 from commands.handlers import dispatch
 from commands.models import Customer, Order, Product
 
+PASSWORD = "correct horse battery staple"  # every factory-made user's
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -20,7 +22,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
     def save_password(user, create, extracted, **kwargs):

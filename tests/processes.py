@@ -1,8 +1,10 @@
-"""Real processes for end-to-end tests and drills: Celery worker and beat, gunicorn, a private Redis.
+"""Real processes for the drills, the end-to-end tests and the benchmarks: Celery worker and beat, gunicorn, Redis.
 
-They run against the test databases of the current pytest session (committed
-data only, so use them from transaction=True tests), each in its own process
-group so a drill can SIGKILL a worker with its pool children.
+The one place that starts, waits for and stops them. It never imports pytest, so
+`python -m bench` uses it as the tests do; the pytest fixtures on top of it live in
+tests/service_fixtures.py, and what only the benchmark needs (its own databases and
+environment) in bench/environment.py. Each process runs in its own process group,
+so a drill can SIGKILL a worker with its pool children, and logs to its own file.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from django.db import connections
 
 BIN = Path(sys.executable).parent
 PROJECT = Path(__file__).resolve().parent.parent
+# Every queue a follower or task is routed to: one worker on all of them stands for `make worker`'s three.
+ALL_QUEUES = "projections,notifications,cache,rebuilds"
 
 
 def free_port() -> int:
@@ -33,69 +37,106 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.05, what: str = "") -> None:
-    """Poll `condition` until it is true; fail after `timeout` seconds."""
+    """Poll `condition` until it is true; raise TimeoutError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(interval)
 
 
-def database_url(alias: str) -> str:
-    config = connections[alias].settings_dict
-    credentials = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
-    return f"postgres://{credentials}@{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}/{config['NAME']}"
-
-
-def service_environment(redis_url: str, **overrides: str) -> dict[str, str]:
-    """The environment of a service process that shares this test session's databases."""
+def process_environment(
+    *, database_url: str, read_database_url: str, redis_url: str, settings_module: str, **overrides: str
+) -> dict[str, str]:
+    """The environment of a service process on these databases and this Redis, with real Celery workers."""
     environment = {
         **os.environ,
-        "DATABASE_URL": database_url("default"),
-        "READ_DATABASE_URL": database_url("read"),
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "PYTHONPATH": str(PROJECT),
+        "DATABASE_URL": database_url,
+        "READ_DATABASE_URL": read_database_url,
         "READ_REPLICA_URLS": "",
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
-        "PROJECTION_SAFETY_NET_SECONDS": "1",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
     }
     environment.update(overrides)
     return environment
 
 
-class Service:
-    """One background process with its log file."""
+def database_url(alias: str, *, port: int | None = None) -> str:
+    """The URL of this process's database `alias` (a test session's), or of the same database behind `port`."""
+    config = connections[alias].settings_dict
+    credentials = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
+    host = "127.0.0.1" if port else config["HOST"] or "127.0.0.1"
+    return f"postgres://{credentials}@{host}:{port or config['PORT'] or 5432}/{config['NAME']}"
 
-    def __init__(self, name: str, command: list[str], environment: dict[str, str], log_dir: Path):
-        self.name, self.command, self.environment = name, command, environment
-        self.log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
-        self.process: subprocess.Popen | None = None
+
+def database_url_through(alias: str, proxy: TcpProxy) -> str:
+    """The URL of this test session's database `alias`, reached through `proxy`."""
+    return database_url(alias, port=proxy.port)
+
+
+def service_environment(redis_url: str, **overrides: str) -> dict[str, str]:
+    """The environment of a service process that shares this test session's databases."""
+    return process_environment(
+        database_url=database_url("default"),
+        read_database_url=database_url("read"),
+        redis_url=redis_url,
+        settings_module="config.settings",
+        # A follower whose wake-up was lost is caught up by beat within a second, not a minute.
+        PROJECTION_SAFETY_NET_SECONDS="1",
+        **overrides,
+    )
+
+
+@dataclass
+class Service:
+    """One background process in its own process group, with its log file."""
+
+    name: str
+    command: list[str]
+    environment: dict[str, str]
+    log_dir: Path
+    process: subprocess.Popen | None = None
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.log_dir / f"{self.name}-{uuid.uuid4().hex[:6]}.log"
 
     def start(self) -> Service:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.command,
-            cwd=PROJECT,
-            env=self.environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=PROJECT,
+                env=self.environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def wait_for_log(self, text: str, *, timeout: float = 30) -> None:
-        wait_until(lambda: text in self.log() or not self.running(), timeout=timeout, what=f"{self.name}: {text!r}")
-        if not self.running():
-            raise AssertionError(f"{self.name} exited:\n{self.log()[-3000:]}")
-
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def wait_until_ready(self, ready: Callable[[], bool], *, timeout: float, what: str) -> None:
+        """Wait until `ready()`; fail at once, with the log's tail, if the process exits first."""
+        wait_until(lambda: ready() or not self.running(), timeout=timeout, what=f"{self.name}: {what}")
+        if not self.running():
+            raise RuntimeError(f"{self.name} exited:\n{self.log()[-3000:]}")
+
+    def wait_for_log(self, text: str, *, timeout: float = 60) -> None:
+        self.wait_until_ready(lambda: text in self.log(), timeout=timeout, what=repr(text))
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Send `sig` to the whole process group (a Celery worker and its pool children)."""
@@ -108,29 +149,9 @@ class Service:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.kill()
-
-
-def celery_worker(environment: dict[str, str], log_dir: Path, *, concurrency: int = 2) -> Service:
-    """One worker on every queue (`make worker` splits them over three): a drill kills it as a whole."""
-    command = [
-        str(BIN / "celery"), "-A", "config", "worker", "-Q", "projections,notifications,cache,rebuilds",
-        "-c", str(concurrency), "-l", "info", "-n", f"drill-{uuid.uuid4().hex[:8]}@%h",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
-    return Service("worker", command, environment, log_dir)
-
-
-def celery_beat(environment: dict[str, str], log_dir: Path) -> Service:
-    command = [str(BIN / "celery"), "-A", "config", "beat", "-l", "info", "-s", str(log_dir / "beat-schedule")]
-    return Service("beat", command, environment, log_dir)
-
-
-def gunicorn(environment: dict[str, str], log_dir: Path, port: int) -> Service:
-    command = [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "60"]
-    return Service("web", command, environment, log_dir)
 
 
 def redis_server(log_dir: Path, port: int) -> Service:
@@ -138,73 +159,90 @@ def redis_server(log_dir: Path, port: int) -> Service:
     return Service(f"redis-{port}", command, dict(os.environ), log_dir)
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.2)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+def gunicorn(environment: dict[str, str], log_dir: Path, port: int, *, workers: int, threads: int) -> Service:
+    command = [
+        str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--threads", str(threads), "--timeout", "60", "--backlog", "2048",
+    ]  # fmt: skip
+    return Service("web", command, environment, log_dir)
+
+
+def celery_worker(environment: dict[str, str], log_dir: Path, *, queues: str, concurrency: int, name: str) -> Service:
+    command = [
+        str(BIN / "celery"), "-A", "config", "worker", "-Q", queues,
+        "-c", str(concurrency), "-l", "info", "-n", f"{name}-{uuid.uuid4().hex[:8]}@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    # Readiness is read from the log: the "ready." line must get through whatever LOG_LEVEL the caller set.
+    return Service(name, command, {**environment, "LOG_LEVEL": "INFO"}, log_dir)
+
+
+def celery_beat(environment: dict[str, str], log_dir: Path) -> Service:
+    command = [str(BIN / "celery"), "-A", "config", "beat", "-l", "info", "-s", str(log_dir / "beat-schedule")]
+    return Service("beat", command, {**environment, "LOG_LEVEL": "INFO"}, log_dir)
 
 
 class Services:
-    """Starts services for one test and stops them all at its end."""
+    """Starts processes, each ready when returned, and stops every one still running, newest first."""
 
     def __init__(self, log_dir: Path):
         self.log_dir = log_dir
         self.started: list[Service] = []
 
-    def _start(self, service: Service) -> Service:
+    def start(self, service: Service) -> Service:
         self.started.append(service.start())
         return service
 
-    def redis(self, port: int | None = None) -> tuple[Service, str]:
-        port = port or free_port()
-        server = self._start(redis_server(self.log_dir, port))
-        wait_until(lambda: port_open(port), timeout=10, what=f"redis on {port}")
-        return server, f"redis://127.0.0.1:{port}/0"
-
-    def worker(self, environment: dict[str, str]) -> Service:
-        worker = self._start(celery_worker(environment, self.log_dir))
-        worker.wait_for_log("ready.", timeout=60)
-        return worker
-
-    def beat(self, environment: dict[str, str]) -> Service:
-        beat = self._start(celery_beat(environment, self.log_dir))
-        beat.wait_for_log("beat: Starting", timeout=30)
-        return beat
-
-    def web(self, environment: dict[str, str]) -> str:
-        port = free_port()
-        self._start(gunicorn(environment, self.log_dir, port))
-        wait_until(lambda: port_open(port), timeout=30, what="gunicorn")
-        return f"http://127.0.0.1:{port}"
+    def stop(self, service: Service) -> None:
+        service.stop()
+        if service in self.started:
+            self.started.remove(service)
 
     def stop_all(self) -> None:
         for service in reversed(self.started):
             service.stop()
+        self.started.clear()
 
     def logs(self) -> str:
         return "\n".join(f"--- {s.name} ---\n{s.log()[-4000:]}" for s in self.started)
 
+    def redis(self, port: int | None = None) -> tuple[Service, str]:
+        """A private redis-server (on `port`, to bring a stopped one back at its address) and its URL."""
+        port = port or free_port()
+        server = self.start(redis_server(self.log_dir, port))
+        server.wait_until_ready(lambda: port_open(port), timeout=10, what=f"listening on {port}")
+        return server, f"redis://127.0.0.1:{port}/0"
 
-# --- Fixtures for the tests that start services (imported by tests/e2e and tests/drills) ------------
+    def web(self, environment: dict[str, str]) -> str:
+        """gunicorn with two workers; its base URL."""
+        _, base_url = self.web_server(environment)
+        return base_url
 
+    def web_server(self, environment: dict[str, str], *, workers: int = 2, threads: int = 1) -> tuple[Service, str]:
+        """gunicorn, and its base URL: for a caller that stops it before the others."""
+        port = free_port()
+        web = self.start(gunicorn(environment, self.log_dir, port, workers=workers, threads=threads))
+        web.wait_until_ready(lambda: port_open(port), timeout=30, what=f"listening on {port}")
+        return web, f"http://127.0.0.1:{port}"
 
-@pytest.fixture(autouse=True)
-def _passwords_the_services_can_check(settings):
-    # The service processes use the real hashers; users made here must be able to log in there.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    def worker(
+        self, environment: dict[str, str], *, queues: str = ALL_QUEUES, concurrency: int = 2, name: str = "worker"
+    ) -> Service:
+        worker = self.start(celery_worker(environment, self.log_dir, queues=queues, concurrency=concurrency, name=name))
+        worker.wait_for_log("ready.", timeout=60)
+        return worker
 
+    def beat(self, environment: dict[str, str]) -> Service:
+        beat = self.start(celery_beat(environment, self.log_dir))
+        beat.wait_for_log("beat: Starting", timeout=30)
+        return beat
 
-@pytest.fixture
-def services(tmp_path, request):
-    """Real Celery workers, beat, gunicorn and Redis for one test; their logs are printed if it fails."""
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("needs Redis and real Celery workers: set REDIS_URL (and DATABASE_URL) to run it")
-    started = Services(tmp_path)
-    yield started
-    started.stop_all()
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print(started.logs())
+    def shop(self, environment: dict[str, str]) -> str:
+        """The shop as deployed: gunicorn, a worker on every queue and beat; the web's base URL."""
+        base_url = self.web(environment)
+        self.worker(environment)
+        self.beat(environment)
+        return base_url
 
 
 class TcpProxy:
@@ -250,7 +288,7 @@ class TcpProxy:
         self._actions.put((action, done))
         self._wake_writer.send(b"!")
         if not done.wait(timeout=10):
-            raise AssertionError(f"the proxy on port {self.port} did not run {action.__name__}")
+            raise RuntimeError(f"the proxy on port {self.port} did not run {action.__name__}")
 
     def _run(self) -> None:
         while not self._stopped:
@@ -315,10 +353,3 @@ class TcpProxy:
         for end in (connection, peer):
             self._selector.unregister(end)
             end.close()
-
-
-def database_url_through(alias: str, proxy: TcpProxy) -> str:
-    """The URL of this session's database `alias`, reached through `proxy`."""
-    config = connections[alias].settings_dict
-    credentials = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
-    return f"postgres://{credentials}@127.0.0.1:{proxy.port}/{config['NAME']}"

@@ -1,31 +1,13 @@
 """Losing the broker loses no event: commands keep succeeding, and projections catch up when it returns."""
 
 import pytest
-import requests
 
 from queries.models import OrderSummary
-from tests.drills.helpers import assert_read_models_match_a_rebuild, positions, wait_until_caught_up
+from tests.drills.helpers import Shopper, assert_read_models_match_a_rebuild, positions, wait_until_caught_up
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory
 from tests.processes import service_environment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
-
-
-def _token(base_url: str, user) -> dict[str, str]:
-    response = requests.post(
-        f"{base_url}/api/auth/token/", json={"username": user.username, "password": "correct horse battery staple"}
-    )
-    response.raise_for_status()
-    return {"Authorization": f"Token {response.json()['token']}"}
-
-
-def _place(base_url: str, headers, product) -> requests.Response:
-    return requests.post(
-        f"{base_url}/api/commands/orders/place/",
-        json={"lines": [{"product_id": str(product.pk), "quantity": 1}]},
-        headers=headers,
-        timeout=10,
-    )
 
 
 def test_commands_succeed_without_redis_and_projections_catch_up_when_it_returns(services):
@@ -33,17 +15,13 @@ def test_commands_succeed_without_redis_and_projections_catch_up_when_it_returns
     product = ProductFactory(stock=100, actor=staff)
     customer = CustomerFactory()
     redis, redis_url = services.redis()
-    environment = service_environment(redis_url)
-    base_url = services.web(environment)
-    services.worker(environment)
-    services.beat(environment)
-    headers = _token(base_url, customer.user)
+    shopper = Shopper(services.shop(service_environment(redis_url)), customer.user)
 
-    assert _place(base_url, headers, product).status_code == 201
+    assert shopper.place_order(product).status_code == 201
     wait_until_caught_up()
 
     redis.stop()
-    during_outage = [_place(base_url, headers, product) for _ in range(5)]
+    during_outage = [shopper.place_order(product) for _ in range(5)]
     assert [response.status_code for response in during_outage] == [201] * 5
     stalled = positions()
 

@@ -6,54 +6,55 @@ sessions) and restores, so the shared PostgreSQL server is never touched. The
 test process itself stays on the real database for its assertions.
 """
 
+from dataclasses import dataclass
+
 import pytest
 import requests
 from django.db import connections
 
 from commands.eventlog import head_position
+from commands.models import Product
 from queries.models import OrderSummary
-from tests.drills.helpers import assert_read_models_match_a_rebuild, positions, wait_until_caught_up
+from tests.drills.helpers import Shopper, assert_read_models_match_a_rebuild, positions, wait_until_caught_up
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory
 from tests.processes import TcpProxy, database_url_through, service_environment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
 
-PASSWORD = "correct horse battery staple"
+
+@dataclass
+class ShopBehindAProxy:
+    """The served shop with one database behind `proxy`, a product in stock and a customer's first order placed."""
+
+    proxy: TcpProxy
+    base_url: str
+    product: Product
+    customer: Shopper
+    staff: Shopper
 
 
 @pytest.fixture
-def proxy_to():
-    """proxy_to(alias): a started TcpProxy in front of that database's server; stopped at the end of the test."""
-    started = []
+def shop_with_a_database_behind_a_proxy(services):
+    """shop_with_a_database_behind_a_proxy(alias) -> ShopBehindAProxy; its proxy is stopped at the end of the test."""
+    proxies = []
 
-    def start(alias: str) -> TcpProxy:
-        started.append(TcpProxy(int(connections[alias].settings_dict["PORT"] or 5432)).start())
-        return started[-1]
+    def serve(alias: str) -> ShopBehindAProxy:
+        staff = StaffFactory()
+        product = ProductFactory(stock=100, actor=staff)
+        customer = CustomerFactory()
+        proxies.append(TcpProxy(int(connections[alias].settings_dict["PORT"] or 5432)).start())
+        setting = {"default": "DATABASE_URL", "read": "READ_DATABASE_URL"}[alias]
+        _, redis_url = services.redis()
+        base_url = services.shop(service_environment(redis_url, **{setting: database_url_through(alias, proxies[-1])}))
+        shop = ShopBehindAProxy(
+            proxies[-1], base_url, product, Shopper(base_url, customer.user), Shopper(base_url, staff)
+        )
+        assert shop.customer.place_order(product).status_code == 201
+        return shop
 
-    yield start
-    for proxy in started:
+    yield serve
+    for proxy in proxies:
         proxy.stop()
-
-
-def _token(base_url: str, user) -> dict[str, str]:
-    response = requests.post(f"{base_url}/api/auth/token/", json={"username": user.username, "password": PASSWORD})
-    response.raise_for_status()
-    return {"Authorization": f"Token {response.json()['token']}"}
-
-
-def _place(base_url: str, headers, product) -> requests.Response:
-    return requests.post(
-        f"{base_url}/api/commands/orders/place/",
-        json={"lines": [{"product_id": str(product.pk), "quantity": 1}]},
-        headers=headers,
-        timeout=10,
-    )
-
-
-def _restock(base_url: str, headers, product) -> requests.Response:
-    return requests.post(
-        f"{base_url}/api/commands/products/{product.pk}/restock/", json={"quantity": 5}, headers=headers, timeout=10
-    )
 
 
 def _assert_unavailable(response: requests.Response, code: str) -> None:
@@ -63,59 +64,44 @@ def _assert_unavailable(response: requests.Response, code: str) -> None:
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_without_the_read_database_commands_succeed_queries_answer_503_and_projections_catch_up(services, proxy_to):
-    staff = StaffFactory()
-    product = ProductFactory(stock=100, actor=staff)
-    customer = CustomerFactory()
-    proxy = proxy_to("read")
-    _, redis_url = services.redis()
-    environment = service_environment(redis_url, READ_DATABASE_URL=database_url_through("read", proxy))
-    base_url = services.web(environment)
-    services.worker(environment)
-    services.beat(environment)
-    customer_headers, staff_headers = _token(base_url, customer.user), _token(base_url, staff)
-    assert _place(base_url, customer_headers, product).status_code == 201
+def test_without_the_read_database_commands_succeed_queries_answer_503_and_projections_catch_up(
+    shop_with_a_database_behind_a_proxy,
+):
+    shop = shop_with_a_database_behind_a_proxy("read")
+    base_url, as_customer = shop.base_url, shop.customer
     wait_until_caught_up()
 
-    proxy.cut()
-    placed = [_place(base_url, customer_headers, product) for _ in range(5)]
-    restocked = _restock(base_url, staff_headers, product)
+    shop.proxy.cut()
+    placed = [as_customer.place_order(shop.product) for _ in range(5)]
+    restocked = shop.staff.send(f"products/{shop.product.pk}/restock/", {"quantity": 5})
     assert [response.status_code for response in placed] == [201] * 5
     assert restocked.status_code == 200, restocked.text
     _assert_unavailable(requests.get(f"{base_url}/api/queries/products/", timeout=10), "read_database_unavailable")
-    orders = requests.get(f"{base_url}/api/queries/orders/", headers=customer_headers, timeout=10)
-    _assert_unavailable(orders, "read_database_unavailable")
+    _assert_unavailable(as_customer.query("orders/"), "read_database_unavailable")
     readiness = requests.get(f"{base_url}/readyz", timeout=10)
     assert readiness.status_code == 503
     assert readiness.json()["checks"]["database:read"].startswith("unreachable")
     assert max(positions().values()) < head_position() == restocked.json()["position"]
 
-    proxy.restore()
+    shop.proxy.restore()
     head = wait_until_caught_up(timeout=60)
     assert OrderSummary.objects.using("read").count() == 6
     assert_read_models_match_a_rebuild()
-    after = requests.get(f"{base_url}/api/queries/orders/", headers=customer_headers, timeout=10)
+    after = as_customer.query("orders/")
     assert after.status_code == 200
     assert int(after.headers["X-Read-Position"]) == head
 
 
-def test_without_the_write_database_commands_answer_503_and_queries_serve_the_read_side(services, proxy_to):
-    staff = StaffFactory()
-    product = ProductFactory(stock=100, actor=staff)
-    customer = CustomerFactory()
-    proxy = proxy_to("default")
-    _, redis_url = services.redis()
-    environment = service_environment(redis_url, DATABASE_URL=database_url_through("default", proxy))
-    base_url = services.web(environment)
-    services.worker(environment)
-    services.beat(environment)
-    headers = _token(base_url, customer.user)
-    assert _place(base_url, headers, product).status_code == 201
+def test_without_the_write_database_commands_answer_503_and_queries_serve_the_read_side(
+    shop_with_a_database_behind_a_proxy,
+):
+    shop = shop_with_a_database_behind_a_proxy("default")
+    base_url, as_customer, product = shop.base_url, shop.customer, shop.product
     head = wait_until_caught_up()
 
-    proxy.cut()
+    shop.proxy.cut()
     for _ in range(3):
-        _assert_unavailable(_place(base_url, headers, product), "write_database_unavailable")
+        _assert_unavailable(as_customer.place_order(product), "write_database_unavailable")
     # The catalog is public: answering it needs nothing from the write database (tokens live there).
     catalog = requests.get(f"{base_url}/api/queries/products/", timeout=10)
     detail = requests.get(f"{base_url}/api/queries/products/{product.pk}/", timeout=10)
@@ -125,8 +111,8 @@ def test_without_the_write_database_commands_answer_503_and_queries_serve_the_re
     assert int(catalog.headers["X-Read-Position"]) == head
     assert head_position() == head  # nothing was recorded while refused
 
-    proxy.restore()
-    assert _place(base_url, headers, product).status_code == 201
+    shop.proxy.restore()
+    assert as_customer.place_order(product).status_code == 201
     wait_until_caught_up(timeout=60)
     assert OrderSummary.objects.using("read").count() == 2
     assert_read_models_match_a_rebuild()

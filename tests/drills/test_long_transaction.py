@@ -27,30 +27,13 @@ from commands.eventlog import head_position
 from commands.handlers import dispatch
 from core.routers import WRITE_DATABASE
 from queries.models import OrderSummary, ProductCatalog
-from tests.drills.helpers import assert_read_models_match_a_rebuild, positions, wait_until_caught_up
+from tests.drills.helpers import Shopper, assert_read_models_match_a_rebuild, positions, wait_until_caught_up
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory
 from tests.processes import service_environment, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 READY_MAX_LAG_SECONDS = 1
-
-
-def _token(base_url: str, user) -> dict[str, str]:
-    response = requests.post(
-        f"{base_url}/api/auth/token/", json={"username": user.username, "password": "correct horse battery staple"}
-    )
-    response.raise_for_status()
-    return {"Authorization": f"Token {response.json()['token']}"}
-
-
-def _place(base_url: str, headers, product) -> requests.Response:
-    return requests.post(
-        f"{base_url}/api/commands/orders/place/",
-        json={"lines": [{"product_id": str(product.pk), "quantity": 1}]},
-        headers=headers,
-        timeout=30,
-    )
 
 
 def _register_a_product_and_hold(staff, held: threading.Event, release: threading.Event) -> int:
@@ -83,11 +66,8 @@ def test_commands_queue_behind_a_long_transaction_and_projections_skip_nothing(s
     customer = CustomerFactory()
     _, redis_url = services.redis()
     environment = service_environment(redis_url, READY_MAX_LAG_SECONDS=str(READY_MAX_LAG_SECONDS))
-    commands_url = services.web(environment)
+    shopper = Shopper(services.shop(environment), customer.user)
     probe_url = services.web(environment)  # its own gunicorn: the waiting commands hold every worker of the first
-    services.worker(environment)
-    services.beat(environment)
-    headers = _token(commands_url, customer.user)
     before = wait_until_caught_up()
 
     held, release = threading.Event(), threading.Event()
@@ -95,7 +75,7 @@ def test_commands_queue_behind_a_long_transaction_and_projections_skip_nothing(s
         holder = pool.submit(_register_a_product_and_hold, staff, held, release)
         assert held.wait(timeout=10), "the long transaction did not start"
         try:
-            orders = [pool.submit(_place, commands_url, headers, product) for product in products]
+            orders = [pool.submit(shopper.place_order, product) for product in products]
             wait_until(lambda: _waiting_for_the_append_lock() == 2, timeout=20, what="both commands at the lock")
             time.sleep(READY_MAX_LAG_SECONDS + 0.5)
             assert not any(order.done() for order in orders), "the commands must wait, not go around the lock"

@@ -3,33 +3,13 @@
 from pathlib import Path
 
 import pytest
-import requests
 
 from queries.models import CustomerOrderHistory, DailySales, OrderSummary, ProductCatalog
-from tests.drills.helpers import assert_read_models_match_a_rebuild, wait_until_caught_up
+from tests.drills.helpers import Shopper, assert_read_models_match_a_rebuild, wait_until_caught_up
 from tests.factories import StaffFactory, UserFactory
 from tests.processes import service_environment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
-
-PASSWORD = "correct horse battery staple"
-
-
-class Shopper:
-    """An HTTP client signed in with a token."""
-
-    def __init__(self, base_url: str, user):
-        self.base_url = base_url
-        response = requests.post(f"{base_url}/api/auth/token/", json={"username": user.username, "password": PASSWORD})
-        response.raise_for_status()
-        self.headers = {"Authorization": f"Token {response.json()['token']}"}
-
-    def command(self, path: str, body: dict | None = None, expect: int = 200) -> dict:
-        response = requests.post(
-            f"{self.base_url}/api/commands/{path}", json=body or {}, headers=self.headers, timeout=30
-        )
-        assert response.status_code == expect, response.text
-        return response.json()
 
 
 def test_commands_through_the_api_reach_every_read_model_and_send_each_email_once(services, tmp_path):
@@ -38,9 +18,7 @@ def test_commands_through_the_api_reach_every_read_model_and_send_each_email_onc
     environment = service_environment(
         redis_url, EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend", EMAIL_FILE_PATH=str(mail_dir)
     )
-    base_url = services.web(environment)
-    services.worker(environment)
-    services.beat(environment)
+    base_url = services.shop(environment)
     staff = Shopper(base_url, StaffFactory())
     alice, bob = Shopper(base_url, UserFactory()), Shopper(base_url, UserFactory())
 

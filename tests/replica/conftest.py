@@ -9,9 +9,9 @@ import pytest
 from django.conf import settings
 from django.db import OperationalError
 
-from tests.processes import _passwords_the_services_can_check, services  # noqa: F401  (fixtures)
 from tests.replica.helpers import REPLICA, StreamingReplica
 from tests.replication import is_standby, replication_lag_allowed
+from tests.service_fixtures import _passwords_the_services_can_check, services  # noqa: F401  (fixtures)
 
 NO_REPLICA = (
     "needs a streaming replica: run `make replica`, then set "
