@@ -7,8 +7,7 @@ import uuid
 from django.contrib.auth.models import AbstractBaseUser
 
 from commands.models import OperatorAction
-
-AUDIT_DATABASE = "default"
+from core.routers import WRITE_DATABASE
 
 
 def record(
@@ -21,7 +20,7 @@ def record(
     command_id: uuid.UUID | None = None,
 ) -> OperatorAction:
     """Record that `actor` did `action` to `target`, with its outcome (inside the caller's transaction, if any)."""
-    return OperatorAction.objects.using(AUDIT_DATABASE).create(
+    return OperatorAction.objects.using(WRITE_DATABASE).create(
         actor=actor,
         actor_name=actor.get_username(),
         action=action,

@@ -16,7 +16,11 @@ from commands.errors import InvalidCommand
 
 MAX_ORDER_LINES = 100
 MAX_QUANTITY = 10_000
+MAX_STOCK = 10 * MAX_QUANTITY  # what a product may be registered with
 MAX_PRICE = Decimal("9999999999.99")
+MAX_SKU_LENGTH = 64
+MAX_CATEGORY_LENGTH = 100
+MAX_REASON_LENGTH = 500
 # What Customer.name and Customer.email hold. The API defaults the name to the
 # user's full name, which can be longer, so the command checks, not the database.
 MAX_NAME_LENGTH = 200
@@ -82,11 +86,11 @@ class RegisterProduct(Command):
 
     def errors(self):
         errors = _price_errors("price", self.price)
-        errors.update(_text_errors("sku", self.sku, 64))
+        errors.update(_text_errors("sku", self.sku, MAX_SKU_LENGTH))
         errors.update(_text_errors("name", self.name, MAX_NAME_LENGTH))
-        errors.update(_text_errors("category", self.category, 100))
-        if not isinstance(self.stock, int) or not 0 <= self.stock <= 10 * MAX_QUANTITY:
-            errors["stock"] = [f"Must be a whole number from 0 to {10 * MAX_QUANTITY}."]
+        errors.update(_text_errors("category", self.category, MAX_CATEGORY_LENGTH))
+        if not isinstance(self.stock, int) or not 0 <= self.stock <= MAX_STOCK:
+            errors["stock"] = [f"Must be a whole number from 0 to {MAX_STOCK}."]
         return errors
 
 
@@ -179,3 +183,8 @@ class CancelOrder(Command):
     order_id: uuid.UUID
     reason: str = ""
     expected_version: int | None = None
+
+    def errors(self):
+        if len(self.reason) > MAX_REASON_LENGTH:
+            return {"reason": [f"Must be at most {MAX_REASON_LENGTH} characters."]}
+        return {}

@@ -35,8 +35,7 @@ from commands.errors import VersionConflict
 from commands.events import DomainEvent, decode_event
 from commands.models import StoredEvent
 from commands.signals import events_recorded
-
-EVENT_LOG_DATABASE = "default"
+from core.routers import WRITE_DATABASE
 
 # Any constant will do; it only has to be the same for every appender.
 APPEND_LOCK_KEY = 0x5E0F_0123
@@ -71,7 +70,7 @@ def append(
     Raises VersionConflict if another transaction appended to the stream first.
     `events_recorded` is sent with the recorded events once the transaction commits.
     """
-    connection = connections[EVENT_LOG_DATABASE]
+    connection = connections[WRITE_DATABASE]
     if not connection.in_atomic_block:
         raise RuntimeError("append() must run inside the command's transaction")
     _serialise_appends(connection)
@@ -89,9 +88,9 @@ def append(
         for offset, event in enumerate(events, start=1)
     ]
     _check_stream_version(stream_id, expected_version)
-    StoredEvent.objects.using(EVENT_LOG_DATABASE).bulk_create(rows)
+    StoredEvent.objects.using(WRITE_DATABASE).bulk_create(rows)
     recorded = [_recorded(row) for row in rows]
-    transaction.on_commit(lambda: events_recorded.send(sender=RecordedEvent, events=recorded), using=EVENT_LOG_DATABASE)
+    transaction.on_commit(lambda: events_recorded.send(sender=RecordedEvent, events=recorded), using=WRITE_DATABASE)
     return recorded
 
 
@@ -105,7 +104,7 @@ def _check_stream_version(stream_id: uuid.UUID, expected_version: int) -> None:
     # Holding the append lock, nobody else can extend the stream until we commit,
     # so this check cannot race; the unique (stream_id, version) constraint backs it.
     current = (
-        StoredEvent.objects.using(EVENT_LOG_DATABASE)
+        StoredEvent.objects.using(WRITE_DATABASE)
         .filter(stream_id=stream_id)
         .aggregate(version=Max("version"))["version"]
         or 0
@@ -122,7 +121,7 @@ def read_events(after_position: int, limit: int) -> list[RecordedEvent]:
     # Plain tuples rather than model instances: projectors and rebuilds read every event of
     # the log, and building a StoredEvent for each cost as much as fetching it.
     rows = (
-        StoredEvent.objects.using(EVENT_LOG_DATABASE)
+        StoredEvent.objects.using(WRITE_DATABASE)
         .filter(position__gt=after_position)
         .order_by("position")
         .values_list(*_RECORDED_FIELDS)[:limit]
@@ -133,7 +132,7 @@ def read_events(after_position: int, limit: int) -> list[RecordedEvent]:
 def read_stream(stream_id: uuid.UUID) -> list[RecordedEvent]:
     """Return every event of one aggregate's stream, oldest first."""
     rows = (
-        StoredEvent.objects.using(EVENT_LOG_DATABASE)
+        StoredEvent.objects.using(WRITE_DATABASE)
         .filter(stream_id=stream_id)
         .order_by("version")
         .values_list(*_RECORDED_FIELDS)
@@ -143,7 +142,7 @@ def read_stream(stream_id: uuid.UUID) -> list[RecordedEvent]:
 
 def head_position() -> int:
     """Return the position of the newest committed event, or 0 for an empty log."""
-    return StoredEvent.objects.using(EVENT_LOG_DATABASE).aggregate(head=Max("position"))["head"] or 0
+    return StoredEvent.objects.using(WRITE_DATABASE).aggregate(head=Max("position"))["head"] or 0
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,7 @@ def oldest_open_append() -> OpenAppend | None:
     later command behind it and keeps its events from the projections. On
     SQLite there is no lock: None.
     """
-    connection = connections[EVENT_LOG_DATABASE]
+    connection = connections[WRITE_DATABASE]
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:

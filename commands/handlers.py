@@ -60,10 +60,9 @@ from commands.events import (
 )
 from commands.models import Customer, Order, OrderLine, OrderStatus, Product
 from core import metrics
+from core.routers import WRITE_DATABASE
 
 logger = logging.getLogger(__name__)
-
-WRITE_DATABASE = eventlog.EVENT_LOG_DATABASE
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it waits for X-Min-Position in the event loop, which only an async middleware at the top can do.
+    "queries.waiting.MinPositionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -230,6 +232,8 @@ QUERY_PAGE_SIZE = env.int("QUERY_PAGE_SIZE", default=20)
 QUERY_MAX_PAGE_SIZE = env.int("QUERY_MAX_PAGE_SIZE", default=100)
 # How long a request with X-Min-Position waits for its projection before answering 503.
 QUERY_MIN_POSITION_WAIT_SECONDS = env.float("QUERY_MIN_POSITION_WAIT_SECONDS", default=2.0)
+# Requests one client (by address) may hold waiting for a read position, per web process.
+QUERY_WAITS_PER_CLIENT = env.int("QUERY_WAITS_PER_CLIENT", default=8)
 # How long a cached list response is kept; its key changes with every checkpoint advance anyway.
 QUERY_CACHE_SECONDS = env.int("QUERY_CACHE_SECONDS", default=300)
 

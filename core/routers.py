@@ -66,12 +66,17 @@ class pinned_replica:
 
 
 class PinReplicaMiddleware:
-    """Choose the replica for a request once, and keep it for the whole request."""
+    """Choose the replica for a request once, and keep it for the whole request.
+
+    A pin made before this middleware (by one that had to read early) is kept.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if _pinned_replica.get() is not None:
+            return self.get_response(request)
         with pinned_replica():
             return self.get_response(request)
 

@@ -1,4 +1,4 @@
-"""What a projection is, and the registry of them all.
+"""What a projection and a subscriber are: the abstract followers of the event log.
 
 A projection owns one read model. Each handler names its event type and the
 rows (primary keys) the event touches; the runner loads those rows for a whole
@@ -7,12 +7,11 @@ and writes them back with one bulk upsert. Handlers never query or save.
 
 Subscribers (e-mail, cache) follow the same log with their own checkpoints
 but cause side effects instead of building read models, so rebuilds never
-replay them.
+replay them. The concrete followers are listed in projections.registry.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -122,29 +121,3 @@ class Subscriber:
 
     def after_commit(self, handled: Any) -> None:
         """Carry out what `handle` recorded, now that it is committed."""
-
-
-@functools.cache
-def registry() -> dict[str, Projection | Subscriber]:
-    """Every projection and subscriber, by name, projections first."""
-    from projections.catalog import ProductCatalogProjection
-    from projections.customers import CustomerOrderHistoryProjection
-    from projections.orders import OrderSummaryProjection
-    from projections.sales import DailySalesProjection
-    from projections.subscribers.cache import CacheInvalidator
-    from projections.subscribers.notifications import Notifier
-
-    followers = [
-        ProductCatalogProjection(),
-        OrderSummaryProjection(),
-        CustomerOrderHistoryProjection(),
-        DailySalesProjection(),
-        Notifier(),
-        CacheInvalidator(),
-    ]
-    return {follower.name: follower for follower in followers}
-
-
-def replayable_projections() -> dict[str, Projection]:
-    """The replayable projections (the read models), by name."""
-    return {name: follower for name, follower in registry().items() if follower.replayable}

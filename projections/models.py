@@ -34,6 +34,10 @@ class Checkpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.name} @ {self.position} ({self.state})"
 
+    def clear_failure(self) -> None:
+        """Forget the last failure and its attempts (the caller saves)."""
+        self.attempts, self.failed_position, self.error = 0, None, ""
+
 
 class SkippedEvent(models.Model):
     """An event an operator told a failed projection to pass over, and why it had failed."""

@@ -44,7 +44,7 @@ def skip_failed_event(name: str, *, position: int, skipped_by: str) -> SkippedEv
             skipped_by=skipped_by,
         )
         checkpoint.position, checkpoint.state = position, Checkpoint.State.LIVE
-        checkpoint.attempts, checkpoint.failed_position, checkpoint.error = 0, None, ""
+        checkpoint.clear_failure()
         checkpoint.save()
     wake(name, force=True)
     return skipped

@@ -1,5 +1,6 @@
 """OrderSummary: one row per order, with its customer and lines denormalized."""
 
+from commands.domain.orders import OrderStatus
 from commands.events import OrderCancelled, OrderPaid, OrderPlaced, OrderShipped
 from projections.base import Projection, handles
 from queries.models import OrderSummary
@@ -19,7 +20,7 @@ class OrderSummaryProjection(Projection):
         row = rows[event.order_id]
         row.customer_id = event.customer_id
         row.customer_name, row.customer_email = event.customer_name, event.customer_email
-        row.status = "placed"
+        row.status = OrderStatus.PLACED
         row.item_count = sum(line.quantity for line in event.lines)
         row.total = event.total
         row.lines = [
@@ -37,14 +38,14 @@ class OrderSummaryProjection(Projection):
     @handles(OrderPaid, rows=_the_order)
     def paid(self, rows, event: OrderPaid, recorded):
         row = rows[event.order_id]
-        row.status, row.paid_at = "paid", recorded.recorded_at
+        row.status, row.paid_at = OrderStatus.PAID, recorded.recorded_at
 
     @handles(OrderShipped, rows=_the_order)
     def shipped(self, rows, event: OrderShipped, recorded):
         row = rows[event.order_id]
-        row.status, row.shipped_at = "shipped", recorded.recorded_at
+        row.status, row.shipped_at = OrderStatus.SHIPPED, recorded.recorded_at
 
     @handles(OrderCancelled, rows=_the_order)
     def cancelled(self, rows, event: OrderCancelled, recorded):
         row = rows[event.order_id]
-        row.status, row.cancelled_at = "cancelled", recorded.recorded_at
+        row.status, row.cancelled_at = OrderStatus.CANCELLED, recorded.recorded_at

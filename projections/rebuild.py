@@ -123,7 +123,7 @@ def _pause_for_rebuild(projection: Projection, *, force: bool) -> str:
 
 def _set_live(checkpoint: Checkpoint, position: int) -> None:
     checkpoint.position, checkpoint.state = position, Checkpoint.State.LIVE
-    checkpoint.attempts, checkpoint.failed_position, checkpoint.error = 0, None, ""
+    checkpoint.clear_failure()
     checkpoint.save()
 
 

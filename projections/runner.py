@@ -25,8 +25,10 @@ from django.db import InterfaceError, OperationalError, transaction
 from commands.eventlog import read_events
 from core import metrics
 from core.routers import READ_PRIMARY
-from projections.base import HandlerFailed, Projection, Subscriber, registry
+from projections import announcements
+from projections.base import HandlerFailed, Projection, Subscriber
 from projections.models import Checkpoint
+from projections.registry import registry
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +113,7 @@ def _apply_next_batch(follower, batch_size: int) -> tuple[Outcome | None, int, i
             raise _BatchFailed(batch[0].position) from error
         _advance(checkpoint, batch[-1].position)
     follower.after_commit(handled)
+    announcements.announce(follower.name, checkpoint.position)
     logger.info(
         "%s applied events #%d..#%d",
         follower.name,
@@ -131,7 +134,7 @@ def _advance(checkpoint: Checkpoint, position: int) -> None:
     checkpoint.position = position
     # Past the event it stumbled on, or failed on before an operator's retry reset the attempts.
     if (checkpoint.attempts or checkpoint.failed_position) and position >= (checkpoint.failed_position or 0):
-        checkpoint.attempts, checkpoint.failed_position, checkpoint.error = 0, None, ""
+        checkpoint.clear_failure()
     checkpoint.save(update_fields=["position", "attempts", "failed_position", "error", "updated_at"])
 
 

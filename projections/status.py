@@ -10,11 +10,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from commands.eventlog import EVENT_LOG_DATABASE, head_position
+from commands.eventlog import head_position
 from commands.models import StoredEvent
-from core.routers import READ_PRIMARY
-from projections.base import registry
+from core.routers import READ_PRIMARY, WRITE_DATABASE
 from projections.models import Checkpoint
+from projections.registry import registry
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def follower_statuses(database: str = READ_PRIMARY) -> list[FollowerStatus]:
 
 def _status(follower, checkpoint: Checkpoint | None, head: int) -> FollowerStatus:
     position = checkpoint.position if checkpoint else 0
-    pending = StoredEvent.objects.using(EVENT_LOG_DATABASE).filter(position__gt=position)
+    pending = StoredEvent.objects.using(WRITE_DATABASE).filter(position__gt=position)
     oldest = pending.order_by("position").values_list("recorded_at", flat=True).first()
     return FollowerStatus(
         name=follower.name,

@@ -6,8 +6,8 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from projections import monitoring, wakeups
-from projections.base import registry
 from projections.rebuild import rebuild
+from projections.registry import registry
 from projections.runner import Outcome, catch_up
 
 logger = logging.getLogger(__name__)

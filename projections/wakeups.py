@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable
 
 from django.core.cache import cache
-from django.core.cache.backends.redis import RedisCacheClient
+from django_redis import get_redis_connection
 
 logger = logging.getLogger(__name__)
 
@@ -25,47 +25,49 @@ def _pending_key(name: str) -> str:
 
 
 def claim(name: str) -> bool:
-    """Return True if no run of `name` was pending, and mark one pending.
-
-    Without a cache there is nothing to coalesce with: every wake-up claims.
-    """
-    try:
-        return cache.add(_pending_key(name), 1, timeout=PENDING_TTL_SECONDS)
-    except Exception:
-        logger.warning("could not reach the cache to coalesce wake-ups of %s", name, exc_info=True)
-        return True
+    """Return True if no run of `name` was pending, and mark one pending."""
+    return claim_all([name]) == [name]
 
 
 def claim_all(names: Iterable[str]) -> list[str]:
-    """Return those of `names` that had no run pending, each marked pending now; `claim` for many at once.
+    """Return those of `names` that had no run pending, each marked pending now.
 
     A commit wakes every follower, so on Redis the claims go in one round trip
-    rather than one each. Without a reachable cache every follower is claimed.
+    rather than one each. If Redis cannot be reached there is nothing to
+    coalesce with, and every follower is claimed: a run too many is cheap, a
+    run too few leaves events waiting for the safety net.
     """
     names = list(names)
     try:
-        claimed = _add_all([_pending_key(name) for name in names])
+        claimed = _mark_pending([_pending_key(name) for name in names])
     except Exception:
         logger.warning("could not reach the cache to coalesce wake-ups of %s", ", ".join(names), exc_info=True)
         return names
     return [name for name, added in zip(names, claimed, strict=True) if added]
 
 
-def _add_all(keys: list[str]) -> list[bool]:
-    """`cache.add(key, 1)` for each key: on Redis, one pipeline of SET NX (Django's cache has no add_many)."""
-    redis = _redis_client()
+def _mark_pending(keys: list[str]) -> list[bool]:
+    """SET NX each key with the pending TTL; True where the key was not set yet.
+
+    On Redis this asks the server directly, not through the cache API: the
+    cache is configured to ignore outages (a miss costs nothing there), but a
+    wake-up must know that its claim failed.
+    """
+    redis = _redis()
     if redis is None:
         return [cache.add(key, 1, timeout=PENDING_TTL_SECONDS) for key in keys]
     pipeline = redis.pipeline(transaction=False)
     for key in keys:
-        pipeline.set(cache.make_and_validate_key(key), 1, nx=True, ex=PENDING_TTL_SECONDS)
+        pipeline.set(key, 1, nx=True, ex=PENDING_TTL_SECONDS)
     return [bool(added) for added in pipeline.execute()]
 
 
-def _redis_client():
-    """The client of Django's Redis cache backend (the server that takes writes), or None on any other cache."""
-    backend_client = getattr(cache, "_cache", None)  # `cache` is a proxy: ask the backend behind it
-    return backend_client.get_client(write=True) if isinstance(backend_client, RedisCacheClient) else None
+def _redis():
+    """The cache's Redis connection (django-redis), or None on the embedded default's local-memory cache."""
+    try:
+        return get_redis_connection("default")
+    except NotImplementedError:
+        return None
 
 
 def clear(name: str) -> None:
@@ -75,8 +77,12 @@ def clear(name: str) -> None:
 
 def clear_all(names: Iterable[str]) -> None:
     """Forget the pending runs of `names` (wake-ups that could not be enqueued)."""
-    names = list(names)
+    keys = [_pending_key(name) for name in names]
     try:
-        cache.delete_many([_pending_key(name) for name in names])
+        redis = _redis()
+        if redis is None:
+            cache.delete_many(keys)
+        else:
+            redis.delete(*keys)
     except Exception:
-        logger.warning("could not clear the wake-up keys of %s", ", ".join(names), exc_info=True)
+        logger.warning("could not clear the wake-up keys %s", ", ".join(keys), exc_info=True)

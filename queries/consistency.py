@@ -10,11 +10,8 @@ events the data does not yet show. Nothing here writes.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Iterable
 
-from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
@@ -27,9 +24,8 @@ READ_POSITION_HEADER = "X-Read-Position"
 
 # Positions are PostgreSQL bigints; anything larger cannot be a position.
 MAX_POSITION = 2**63 - 1
-# Between polls of the checkpoint: short next to a projector's batch, long
-# enough that a waiting request costs the database ~20 tiny queries a second.
-POLL_INTERVAL_SECONDS = 0.05
+# What a 503 projection_behind tells the client to wait before retrying.
+RETRY_AFTER_SECONDS = 1
 
 
 class ProjectionBehind(APIException):
@@ -50,7 +46,7 @@ def requested_min_position(request) -> int | None:
     """
     candidates = {
         MIN_POSITION_HEADER: request.headers.get(MIN_POSITION_HEADER),
-        MIN_POSITION_PARAMETER: request.query_params.get(MIN_POSITION_PARAMETER),
+        MIN_POSITION_PARAMETER: request.GET.get(MIN_POSITION_PARAMETER),
     }
     positions = [_parse_position(name, value) for name, value in candidates.items() if value is not None]
     return max(positions, default=None)
@@ -74,29 +70,16 @@ def read_position(projections: Iterable[str], *, using: str) -> int:
     return min((positions.get(name, 0) for name in names), default=0)
 
 
-def await_position(projections: Iterable[str], minimum: int | None, *, using: str) -> int:
-    """Return the read position of `projections` once it reaches `minimum`.
+def checked_position(projections: Iterable[str], minimum: int | None, *, using: str) -> int:
+    """Return the read position of `projections` on `using`; raise ProjectionBehind if it is below `minimum`.
 
-    Polls database `using` for at most QUERY_MIN_POSITION_WAIT_SECONDS, then
-    raises ProjectionBehind (503 with Retry-After).
+    The waiting happened before the view ran (queries.waiting, in the event
+    loop): this is the final word, with no thread held on a wait.
     """
-    names = list(projections)
-    position = read_position(names, using=using)
-    if minimum is None or position >= minimum:
-        return position
-    timeout = settings.QUERY_MIN_POSITION_WAIT_SECONDS
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pause(min(POLL_INTERVAL_SECONDS, max(deadline - time.monotonic(), 0)))
-        position = read_position(names, using=using)
-        if position >= minimum:
-            return position
-    raise ProjectionBehind(position=position, minimum=minimum, retry_after=max(1, math.ceil(timeout)))
-
-
-def pause(seconds: float) -> None:
-    """Sleep between polls (a seam for tests, which catch a projection up here instead)."""
-    time.sleep(seconds)
+    position = read_position(projections, using=using)
+    if minimum is not None and position < minimum:
+        raise ProjectionBehind(position=position, minimum=minimum, retry_after=RETRY_AFTER_SECONDS)
+    return position
 
 
 class ConsistentReadMixin:
@@ -113,11 +96,16 @@ class ConsistentReadMixin:
         """The projections whose checkpoints the response's data depends on."""
         return self.projections
 
+    @classmethod
+    def projections_awaited(cls, url_kwargs: dict) -> tuple[str, ...]:
+        """What an X-Min-Position waits for before the view runs: every projection it may depend on."""
+        return cls.projections
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication, permissions, throttles first
         self.read_database = current_read_database()
         minimum = requested_min_position(request)
-        self.read_position = await_position(self.projections_behind(), minimum, using=self.read_database)
+        self.read_position = checked_position(self.projections_behind(), minimum, using=self.read_database)
 
     def handle_exception(self, exc):
         if isinstance(exc, ProjectionBehind):

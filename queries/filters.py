@@ -15,9 +15,9 @@ from django.db.models import F, Q
 from django_filters.fields import IsoDateTimeField
 from rest_framework.filters import OrderingFilter
 
+from commands.domain.orders import OrderStatus
 from queries.models import DailySales, OrderSummary, ProductCatalog
 
-ORDER_STATUSES = ("placed", "paid", "shipped", "cancelled")
 MAX_SEARCH_LENGTH = 200
 PRICE_DIGITS = {"max_digits": 12, "decimal_places": 2}
 TOTAL_DIGITS = {"max_digits": 14, "decimal_places": 2}
@@ -92,7 +92,7 @@ class ProductFilter(filters.FilterSet):
 
 
 class OrderFilter(filters.FilterSet):
-    status = filters.ChoiceFilter(choices=[(status, status) for status in ORDER_STATUSES])
+    status = filters.ChoiceFilter(choices=OrderStatus.choices)
     customer = filters.UUIDFilter(field_name="customer_id", label="The customer's id")
     placed_after = UtcDateTimeFilter(field_name="placed_at", lookup_expr="gte", label="Placed at or after")
     placed_before = UtcDateTimeFilter(field_name="placed_at", lookup_expr="lte", label="Placed at or before")

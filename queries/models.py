@@ -7,6 +7,8 @@ thing a reader asks for, so a projection can upsert it in bulk.
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
+from commands.domain.orders import OrderStatus
+
 
 class ProductCatalog(models.Model):
     class Status(models.TextChoices):
@@ -46,7 +48,7 @@ class OrderSummary(models.Model):
     customer_id = models.UUIDField()
     customer_name = models.CharField(max_length=200)
     customer_email = models.EmailField()
-    status = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=OrderStatus.choices)
     item_count = models.PositiveIntegerField(default=0)
     total = models.DecimalField(max_digits=14, decimal_places=2)
     lines = models.JSONField(default=list)  # [{product_id, sku, product_name, quantity, unit_price}]

@@ -12,7 +12,7 @@ from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from projections.base import registry
+from projections.registry import registry
 from projections.status import follower_statuses
 from queries.caching import CachedListMixin
 from queries.consistency import ConsistentReadMixin
@@ -81,11 +81,13 @@ class OrderViewSet(QueryViewSet):
     permission_classes = [IsAuthenticated]
     lookup_field = "order_id"
 
+    projections = ("order_summary", "customer_history")
+
     def projections_behind(self):
         if self.request.user.is_staff:
             return ("order_summary",)
         # Whose orders are whose comes from the customer history: it must be as recent.
-        return ("order_summary", "customer_history")
+        return self.projections
 
     @cached_property
     def customer_id(self):
@@ -144,11 +146,14 @@ class ProjectionStatusViewSet(ConsistentReadMixin, viewsets.ViewSet):
 
     def projections_behind(self):
         name = self.kwargs.get("name")
-        if name is None:
-            return tuple(registry())
-        if name not in registry():
+        if name is not None and name not in registry():
             raise NotFound(f"No projection or subscriber is named {name!r}.")
-        return (name,)
+        return self.projections_awaited(self.kwargs)
+
+    @classmethod
+    def projections_awaited(cls, url_kwargs):
+        name = url_kwargs.get("name")
+        return (name,) if name in registry() else tuple(registry())
 
     def list(self, request):
         statuses = follower_statuses(self.read_database)

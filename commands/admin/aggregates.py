@@ -22,10 +22,10 @@ from commands.commands import (
     ShipOrder,
 )
 from commands.errors import DomainError, InvalidCommand
-from commands.eventlog import EVENT_LOG_DATABASE
 from commands.handlers import dispatch
 from commands.models import Customer, OperatorAction, Order, OrderLine, Product
 from core.admin import ReadOnlyAdmin, UUIDSearchMixin, stream_link
+from core.routers import WRITE_DATABASE
 
 Outcome = OperatorAction.Outcome
 
@@ -48,7 +48,7 @@ class CommandActionsMixin:
             try:
                 command = command_for(aggregate, command_id=command_id)
                 # The audit row commits with the command's events, or not at all.
-                with transaction.atomic(using=EVENT_LOG_DATABASE):
+                with transaction.atomic(using=WRITE_DATABASE):
                     audit.record(
                         actor=request.user, action=action, target=target, outcome=Outcome.DONE, command_id=command_id
                     )

@@ -3,15 +3,19 @@
 from rest_framework import serializers, status
 
 from commands.api.base import CommandView
-from commands.commands import RegisterCustomer
+from commands.commands import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, RegisterCustomer
 
 
 class RegisterCustomerView(CommandView):
     success_status = status.HTTP_201_CREATED
 
     class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=200, required=False, help_text="Defaults to the user's name.")
-        email = serializers.EmailField(required=False, help_text="Defaults to the user's e-mail.")
+        name = serializers.CharField(
+            max_length=MAX_NAME_LENGTH, required=False, help_text="Defaults to the user's name."
+        )
+        email = serializers.EmailField(
+            max_length=MAX_EMAIL_LENGTH, required=False, help_text="Defaults to the user's e-mail."
+        )
 
     def build_command(self, data):
         user = self.request.user

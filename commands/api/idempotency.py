@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
-from commands.eventlog import EVENT_LOG_DATABASE
 from commands.models import IdempotencyRecord
+from core.routers import WRITE_DATABASE
 
 MAX_KEY_LENGTH = 255
 
@@ -32,7 +32,7 @@ def respond_once(request, execute) -> Response:
         raise ValidationError({"Idempotency-Key": [f"Must be 1 to {MAX_KEY_LENGTH} characters."]})
     fingerprint = _fingerprint(request)
     try:
-        with transaction.atomic(using=EVENT_LOG_DATABASE):
+        with transaction.atomic(using=WRITE_DATABASE):
             previous = _previous_response(request.user, key, fingerprint)
             if previous is not None:
                 return previous

@@ -6,6 +6,7 @@ from commands.api.base import CommandView, VersionedInput
 from commands.commands import (
     MAX_ORDER_LINES,
     MAX_QUANTITY,
+    MAX_REASON_LENGTH,
     CancelOrder,
     OrderLineRequest,
     PayOrder,
@@ -51,7 +52,7 @@ class ShipOrderView(CommandView):
 
 class CancelOrderView(CommandView):
     class InputSerializer(VersionedInput):
-        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+        reason = serializers.CharField(max_length=MAX_REASON_LENGTH, required=False, allow_blank=True, default="")
 
     def build_command(self, data, order_id):
         return CancelOrder(order_id=order_id, **data, correlation_id=self.correlation_id())

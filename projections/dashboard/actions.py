@@ -16,9 +16,9 @@ from commands.eventlog import RecordedEvent, read_events
 from commands.models import OperatorAction
 from core.routers import READ_PRIMARY
 from projections import monitoring, operations
-from projections.base import replayable_projections
 from projections.models import Checkpoint, RebuildRun, SkippedEvent
 from projections.operations import OperationRefused
+from projections.registry import replayable_projections
 from projections.tasks import rebuild_in_background
 
 Outcome = OperatorAction.Outcome

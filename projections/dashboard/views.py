@@ -25,10 +25,10 @@ from core import charts
 from core.admin import pretty_json, require_permission
 from core.routers import current_read_database
 from projections import monitoring
-from projections.base import registry, replayable_projections
 from projections.dashboard import actions
 from projections.models import Checkpoint, RebuildRun
 from projections.operations import OperationRefused
+from projections.registry import registry, replayable_projections
 from projections.status import FollowerStatus, follower_statuses
 
 VIEW = "projections.view_checkpoint"

@@ -7,7 +7,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from commands.models import OperatorAction
-from projections.base import registry
+from projections.registry import registry
 from projections.runner import catch_up
 from tests.projections.helpers import broken
 

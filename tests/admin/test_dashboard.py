@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from commands.models import StoredEvent
-from projections.base import registry, replayable_projections
 from projections.models import LagSample, RebuildRun
+from projections.registry import registry, replayable_projections
 from tests.admin.helpers import fail, project
 from tests.factories import ProductFactory
 

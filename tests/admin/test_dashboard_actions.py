@@ -7,8 +7,8 @@ from django.urls import reverse
 from commands.models import StoredEvent
 from core.routers import READ_PRIMARY
 from projections import monitoring
-from projections.base import replayable_projections
 from projections.models import Checkpoint, RebuildRun, SkippedEvent
+from projections.registry import replayable_projections
 from queries.models import ProductCatalog
 from tests.admin.helpers import audit_rows, fail, grant, messages_of, project
 from tests.factories import ProductFactory, StaffFactory

@@ -22,8 +22,8 @@ from django.utils import timezone
 from commands.eventlog import head_position
 from commands.models import OperatorAction
 from core.admin import stream_url
-from projections.base import registry
 from projections.models import Checkpoint, LagSample, RebuildRun
+from projections.registry import registry
 from queries.models import DailySales
 from tests.admin.helpers import OPERATOR_PERMISSIONS, grant, project
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory, place_order

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.celery import app
-from projections.base import registry
 from projections.models import LagSample
+from projections.registry import registry
 from projections.tasks import sample_lag
 from tests.admin.helpers import project
 from tests.factories import ProductFactory

@@ -9,8 +9,8 @@ from django.utils import timezone
 from commands.eventlog import APPEND_LOCK_KEY
 from commands.models import StoredEvent
 from config.celery import app
-from projections.base import registry
 from projections.models import Checkpoint
+from projections.registry import registry
 from projections.runner import catch_up, ensure_checkpoints
 from tests.factories import ProductFactory
 from tests.processes import free_port

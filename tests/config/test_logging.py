@@ -8,7 +8,7 @@ import pytest
 from commands.commands import RestockProduct
 from commands.handlers import dispatch
 from core.logging import JsonFormatter
-from projections.base import registry
+from projections.registry import registry
 from projections.runner import catch_up
 from tests.factories import ProductFactory, StaffFactory
 

@@ -7,7 +7,7 @@ from commands.commands import RestockProduct
 from commands.errors import InsufficientStock
 from commands.handlers import dispatch
 from commands.models import StoredEvent
-from projections.base import registry
+from projections.registry import registry
 from projections.runner import catch_up
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory, place_order
 

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from bench.projection_lag import WORKERS as BENCHMARKED
 from config.celery import app
-from projections.base import registry
+from projections.registry import registry
 from projections.tasks import rebuild_in_background
 
 ROOT = Path(__file__).resolve().parents[2]

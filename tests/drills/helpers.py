@@ -9,9 +9,9 @@ import requests
 
 from commands.eventlog import head_position
 from core.routers import READ_PRIMARY
-from projections.base import replayable_projections
 from projections.models import Checkpoint
 from projections.rebuild import verify
+from projections.registry import replayable_projections
 from tests.factories import PASSWORD
 from tests.processes import wait_until
 

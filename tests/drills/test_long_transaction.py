@@ -23,8 +23,9 @@ import requests
 from django.db import connections, transaction
 
 from commands.commands import RegisterProduct
-from commands.eventlog import EVENT_LOG_DATABASE, head_position
+from commands.eventlog import head_position
 from commands.handlers import dispatch
+from core.routers import WRITE_DATABASE
 from queries.models import OrderSummary, ProductCatalog
 from tests.drills.helpers import Shopper, assert_read_models_match_a_rebuild, positions, wait_until_caught_up
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory
@@ -38,7 +39,7 @@ READY_MAX_LAG_SECONDS = 1
 def _register_a_product_and_hold(staff, held: threading.Event, release: threading.Event) -> int:
     """Run RegisterProduct inside a transaction that stays open until `release`; return its event's position."""
     try:
-        with transaction.atomic(using=EVENT_LOG_DATABASE):
+        with transaction.atomic(using=WRITE_DATABASE):
             # The handler's own atomic block becomes a savepoint: its append lock lasts until this block ends.
             recorded = dispatch(
                 RegisterProduct(sku="HELD-1", name="Held", price=Decimal("5.00"), category="toys", stock=10), staff
@@ -51,7 +52,7 @@ def _register_a_product_and_hold(staff, held: threading.Event, release: threadin
 
 
 def _waiting_for_the_append_lock() -> int:
-    with connections[EVENT_LOG_DATABASE].cursor() as cursor:
+    with connections[WRITE_DATABASE].cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"

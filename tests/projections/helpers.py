@@ -11,8 +11,8 @@ import pytest
 from commands.commands import CancelOrder, ChangePrice, DiscontinueProduct, PayOrder, RestockProduct, ShipOrder
 from commands.handlers import Recorded, dispatch
 from core.routers import READ_PRIMARY
-from projections.base import registry, replayable_projections
 from projections.models import Checkpoint
+from projections.registry import registry, replayable_projections
 from projections.runner import CatchUpResult, catch_up
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory, place_order
 

@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from commands.eventlog import head_position
 from commands.models import StoredEvent
 from core.routers import READ_PRIMARY
-from projections.base import replayable_projections
 from projections.models import Checkpoint
+from projections.registry import replayable_projections
 from tests.factories import CustomerFactory, ProductFactory, place_order
 from tests.projections.helpers import a_busy_day, project, read_models
 

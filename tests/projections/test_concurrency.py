@@ -12,8 +12,8 @@ from django.db import connections, transaction
 
 from commands.eventlog import head_position
 from core.routers import READ_PRIMARY
-from projections.base import registry
 from projections.models import Checkpoint
+from projections.registry import registry
 from projections.runner import Outcome, catch_up, ensure_checkpoints
 from projections.tasks import run_follower
 from queries.models import OrderSummary, ProductCatalog

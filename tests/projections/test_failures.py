@@ -13,9 +13,10 @@ from django.db import OperationalError
 
 from commands.eventlog import head_position, read_events
 from core.routers import READ_PRIMARY
-from projections.base import Projection, registry
+from projections.base import Projection
 from projections.models import Checkpoint, SkippedEvent
 from projections.operations import OperationRefused, retry, skip_failed_event
+from projections.registry import registry
 from projections.runner import Outcome
 from projections.tasks import run_follower
 from queries.models import CustomerOrderHistory

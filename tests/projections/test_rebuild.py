@@ -20,9 +20,10 @@ from commands.eventlog import head_position
 from commands.models import StoredEvent
 from core.routers import READ_PRIMARY
 from projections import rebuild as rebuilding
-from projections.base import HandlerFailed, registry, replayable_projections
+from projections.base import HandlerFailed
 from projections.models import Checkpoint
 from projections.rebuild import RebuildRefused, rebuild
+from projections.registry import registry, replayable_projections
 from projections.runner import Outcome
 from queries.caching import FAMILIES, generation
 from queries.models import CustomerOrderHistory, DailySales, OrderSummary, ProductCatalog

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from commands.eventlog import head_position
-from projections.base import registry
+from projections.registry import registry
 from projections.status import follower_statuses
 from tests.factories import ProductFactory
 from tests.projections.helpers import project, restock

@@ -11,8 +11,8 @@ from django.db import connections
 
 from commands.eventlog import head_position
 from core.routers import READ_PRIMARY
-from projections.base import replayable_projections
 from projections.rebuild import verify
+from projections.registry import replayable_projections
 from queries.models import DailySales, OrderSummary, ProductCatalog
 from tests.factories import ProductFactory, place_order
 from tests.projections.helpers import a_busy_day, project_everything, read_models

@@ -7,15 +7,15 @@ wake-up is logged and beat's safety net catches up later.
 from collections import Counter
 
 import pytest
-from django.core.cache.backends.redis import RedisCache
 from kombu.exceptions import OperationalError as BrokerDown
+from redis import Redis
 from redis.client import Pipeline
 
 from commands.eventlog import RecordedEvent
 from commands.models import StoredEvent
 from commands.signals import events_recorded
 from projections import wakeups
-from projections.base import registry
+from projections.registry import registry
 from projections.tasks import catch_up_everything, run_follower
 from tests.factories import ProductFactory
 from tests.processes import free_port
@@ -97,10 +97,20 @@ class CacheDown:
     delete = delete_many = add
 
 
+@pytest.fixture
+def cache_down(monkeypatch):
+    """What wake-ups coalesce with, refusing every call: Redis, or the embedded default's local cache."""
+    if wakeups._redis() is None:
+        monkeypatch.setattr(wakeups, "cache", CacheDown())
+    else:
+        # A port nothing listens on: calls fail as they would on a stopped Redis.
+        stopped_redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+        monkeypatch.setattr(wakeups, "_redis", lambda: stopped_redis)
+
+
 @pytest.mark.django_db(databases="__all__", transaction=True)
-def test_a_broken_cache_never_fails_a_command_and_still_wakes_every_follower(monkeypatch, caplog, enqueued):
+def test_a_broken_cache_never_fails_a_command_and_still_wakes_every_follower(cache_down, caplog, enqueued):
     kettle = ProductFactory(stock=10)
-    monkeypatch.setattr(wakeups, "cache", CacheDown())
 
     recorded = restock(kettle, 5)
     events_committed(2)
@@ -121,7 +131,7 @@ def test_claiming_every_follower_claims_each_one_once_until_its_run_starts():
 
 
 def test_a_commit_claims_every_pending_key_in_one_round_trip_to_redis(monkeypatch):
-    if wakeups._redis_client() is None:
+    if wakeups._redis() is None:
         pytest.skip("needs Redis: set REDIS_URL (see README) to run it")
     round_trips = []
     execute = Pipeline.execute
@@ -133,10 +143,7 @@ def test_a_commit_claims_every_pending_key_in_one_round_trip_to_redis(monkeypatc
     assert round_trips == [len(registry())]
 
 
-def test_an_unreachable_redis_claims_every_follower(monkeypatch, caplog, enqueued):
-    # A port nothing listens on: the pipeline fails as a stopped Redis would.
-    monkeypatch.setattr(wakeups, "cache", RedisCache(f"redis://127.0.0.1:{free_port()}/0", {}))
-
+def test_an_unreachable_cache_claims_every_follower(cache_down, caplog, enqueued):
     events_committed(2)
 
     assert Counter(enqueued) == Counter({name: 2 for name in registry()})

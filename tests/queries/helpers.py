@@ -5,12 +5,15 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import connections
+from django.db import connections, transaction
 
-from core.routers import READ_PRIMARY, choose_replica
-from projections.base import registry
+from commands import eventlog
+from commands.eventlog import head_position
+from commands.events import ProductDiscontinued
+from core.routers import READ_PRIMARY, WRITE_DATABASE, choose_replica
 from projections.catalog import catalog_search_vector
 from projections.models import Checkpoint
+from projections.registry import registry
 from projections.runner import catch_up
 from queries.models import CustomerOrderHistory, DailySales, OrderSummary, ProductCatalog
 
@@ -32,6 +35,18 @@ def read_database() -> str:
 
 def set_checkpoint(name: str, position: int) -> None:
     Checkpoint.objects.update_or_create(name=name, defaults={"position": position})
+
+
+def extend_log_to(position: int) -> None:
+    """Append events until the log's head reaches `position`: a client may only wait for a logged position.
+
+    The events discontinue products nobody has, so no read model changes unless a test projects them.
+    """
+    while head_position() < position:
+        with transaction.atomic(using=WRITE_DATABASE):
+            eventlog.append(
+                uuid.uuid4(), [ProductDiscontinued(product_id=uuid.uuid4())], expected_version=0, metadata={}
+            )
 
 
 def results(response) -> list[dict]:

@@ -7,11 +7,19 @@ from django.db import connections
 
 from commands.commands import ChangePrice
 from commands.handlers import dispatch
-from projections.base import registry
+from projections.registry import registry
 from projections.runner import catch_up
 from queries import caching
 from tests.factories import ProductFactory
-from tests.queries.helpers import catalog_rows, project, read_database, results, sales_rows, set_checkpoint
+from tests.queries.helpers import (
+    catalog_rows,
+    extend_log_to,
+    project,
+    read_database,
+    results,
+    sales_rows,
+    set_checkpoint,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -105,6 +113,7 @@ def test_an_entry_is_never_older_than_the_position_it_claims(held_projections, a
 def test_a_cached_response_is_never_served_below_the_requested_min_position(anonymous_client):
     catalog_rows(1)
     set_checkpoint("product_catalog", 5)
+    extend_log_to(6)
     anonymous_client.get(PRODUCTS)
 
     satisfied = anonymous_client.get(PRODUCTS, {"min_position": 5})

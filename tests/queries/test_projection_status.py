@@ -2,8 +2,8 @@
 
 import pytest
 
-from projections.base import registry
 from projections.models import Checkpoint
+from projections.registry import registry
 from tests.factories import ProductFactory
 from tests.queries.helpers import project, set_checkpoint
 

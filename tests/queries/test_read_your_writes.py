@@ -4,19 +4,32 @@ from contextlib import ExitStack
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from core.routers import READ_PRIMARY, replica_aliases
-from projections.base import registry
+from projections.registry import registry
 from projections.runner import catch_up
-from queries import consistency
+from queries import waiting
 from tests.factories import ProductFactory
-from tests.queries.helpers import catalog_rows, customer_rows, order_rows, project, read_database, set_checkpoint
+from tests.queries.helpers import (
+    catalog_rows,
+    customer_rows,
+    extend_log_to,
+    order_rows,
+    project,
+    read_database,
+    set_checkpoint,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 ORDERS = "/api/queries/orders/"
+
+
+async def must_not_wait(seconds, *waiting_for):
+    pytest.fail("it should not wait")
 
 
 def place_order_through_the_api(client, product, quantity=1) -> tuple[str, int]:
@@ -129,18 +142,18 @@ def test_a_request_waits_while_the_projection_catches_up(
     held_projections, monkeypatch, customer, customer_client, product
 ):
     order_id, position = place_order_through_the_api(customer_client, product)
-    polls = []
+    pauses = []
 
-    def a_projector_runs_meanwhile(seconds):
-        polls.append(seconds)
-        project()
+    async def a_projector_runs_meanwhile(seconds, *waiting_for):
+        pauses.append(seconds)
+        await sync_to_async(project)()
 
-    monkeypatch.setattr(consistency, "pause", a_projector_runs_meanwhile)
+    monkeypatch.setattr(waiting, "pause", a_projector_runs_meanwhile)
 
     response = customer_client.get(f"{ORDERS}{order_id}/", {"min_position": position})
 
     assert response.status_code == 200, response.content
-    assert len(polls) == 1
+    assert len(pauses) == 1
     assert int(response["X-Read-Position"]) >= position
 
 
@@ -166,7 +179,8 @@ def test_a_projection_that_stays_behind_answers_503_with_retry_after(
 
 def test_without_a_wait_a_request_behind_is_refused_at_once(settings, anonymous_client, monkeypatch):
     settings.QUERY_MIN_POSITION_WAIT_SECONDS = 0
-    monkeypatch.setattr(consistency, "pause", lambda seconds: pytest.fail("it should not wait"))
+    extend_log_to(1)
+    monkeypatch.setattr(waiting, "pause", must_not_wait)
     response = anonymous_client.get("/api/queries/products/", headers={"X-Min-Position": "1"})
     assert (response.status_code, response["Retry-After"], response["X-Read-Position"]) == (503, "1", "0")
 
@@ -184,13 +198,14 @@ def test_a_customers_orders_wait_for_the_customer_history_too(held_projections, 
 
 def test_a_position_already_reached_is_answered_at_once(anonymous_client, monkeypatch):
     set_checkpoint("product_catalog", 10)
-    monkeypatch.setattr(consistency, "pause", lambda seconds: pytest.fail("it should not wait"))
+    monkeypatch.setattr(waiting, "pause", must_not_wait)
     response = anonymous_client.get("/api/queries/products/", {"min_position": "10"})
     assert (response.status_code, response["X-Read-Position"]) == (200, "10")
 
 
 def test_the_larger_of_header_and_parameter_counts(anonymous_client):
     set_checkpoint("product_catalog", 10)
+    extend_log_to(11)
     header_larger = anonymous_client.get("/api/queries/products/?min_position=3", headers={"X-Min-Position": "10"})
     assert header_larger.status_code == 200
     both = anonymous_client.get("/api/queries/products/?min_position=11", headers={"X-Min-Position": "3"})

@@ -33,7 +33,7 @@ from commands.eventlog import head_position
 from commands.handlers import dispatch
 from commands.models import Customer, Order, Product
 from core import routers
-from projections.base import registry
+from projections.registry import registry
 from projections.runner import catch_up
 from tests.factories import CatalogManagerFactory, CustomerFactory, ProductFactory, StaffFactory, place_order
 

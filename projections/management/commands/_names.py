@@ -4,7 +4,7 @@ import argparse
 
 from django.core.management.base import CommandError
 
-from projections.base import registry, replayable_projections
+from projections.registry import registry, replayable_projections
 
 
 def chosen_projections(names: list[str], *, everything: bool) -> list:
