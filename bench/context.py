@@ -115,7 +115,7 @@ class Run:
 
     def read_models(self) -> None:
         """Make sure every projection has caught up with the whole history (unmeasured, if 4 did not run)."""
-        from projections.base import replayable_projections
+        from projections.registry import replayable_projections
         from projections.runner import catch_up
 
         if not self.write_model_written:

@@ -234,7 +234,7 @@ def _runs_by_follower(log: str) -> list[str]:
 
 
 def _projection_names() -> list[str]:
-    from projections.base import replayable_projections
+    from projections.registry import replayable_projections
 
     return list(replayable_projections())
 

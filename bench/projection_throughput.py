@@ -51,7 +51,7 @@ def run(run: Run) -> Section:
 
 def measure_catch_up() -> Measured:
     """Every projection from position 0 to the head with the real runner, one after the other, under py-spy."""
-    from projections.base import replayable_projections
+    from projections.registry import replayable_projections
     from projections.runner import catch_up
 
     timings = {}
