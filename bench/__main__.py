@@ -39,8 +39,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="Tiny sizes and durations: a smoke test, not figures.")
     parser.add_argument("--keep", action="store_true", help="Keep the databases afterwards (for poking at them).")
     parser.add_argument("--database-prefix", default="bench", help="Databases are <prefix>_write, <prefix>_read.")
-    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn workers (docker-compose runs 3).")
-    parser.add_argument("--web-threads", type=int, default=1, help="Threads per gunicorn worker (1: sync workers).")
+    parser.add_argument(
+        "--web-workers", type=int, default=2, help="Web server processes (scripts/serve's WEB_CONCURRENCY)."
+    )
     parser.add_argument(
         "--rebuild-batch-size",
         type=int,
@@ -153,7 +154,7 @@ def _context(args: argparse.Namespace, run, load_before: str) -> dict[str, str]:
         "load average (1, 5, 15 min) before / now": f"{load_before} / {_load_average()}",
         "sizes": ", ".join(f"{name}={value}" for name, value in vars(run.sizes).items()) if run else "",
         "data": "; ".join(run.notes) if run else "",
-        "gunicorn": f"{args.web_workers} workers x {args.web_threads} threads",
+        "web server": f"scripts/serve: gunicorn + {args.web_workers} uvicorn workers (ASGI)",
         "rebuild --batch-size": str(args.rebuild_batch_size or "the command's default"),
     }
 

@@ -1,6 +1,6 @@
 """1. Command throughput over HTTP: PlaceOrder with 3 lines against a plain DRF create of the same order.
 
-Both are served by the same gunicorn, with the same workers and settings, in the same run,
+Both are served by the same web server (scripts/serve), with the same workers and settings, in the same run,
 and driven at saturation by the same client, in alternating rounds so that drift in the
 machine's load (it is shared) falls on both alike. The baseline is a ModelViewSet create
 of an order and 3 lines (bench/baseline_app): no events, no stock check, no version.
@@ -68,7 +68,7 @@ class Measured:
 
 def run(run: Run) -> Section:
     requests = set_up(run)
-    web, url = run.services.web_server(run.env, workers=run.args.web_workers, threads=run.args.web_threads)
+    web, url = run.services.web_server(run.env, workers=run.args.web_workers)
     try:
         measured = measure(run, requests, url, web.process.pid)
     finally:
@@ -131,8 +131,7 @@ def report(run: Run, requests: OrderRequests, measured: Measured) -> Section:
 
 def _details(run: Run, requests: OrderRequests, measured: Measured) -> list[str]:
     command, baseline, pairs = measured.totals["PlaceOrder"], measured.totals["baseline"], measured.pairs
-    threads = run.args.web_threads
-    server = f"gunicorn, {run.args.web_workers} {'sync' if threads == 1 else f'gthread x{threads}'} workers"
+    server = f"scripts/serve, {run.args.web_workers} uvicorn workers"
     details = [
         f"- Server: {server}, DEBUG off, CONN_MAX_AGE=60; client: {run.sizes.http_threads} threads "
         f"(http.client, keep-alive where the server allows it), {run.sizes.http_rounds} alternating rounds, "
@@ -155,7 +154,7 @@ def _details(run: Run, requests: OrderRequests, measured: Measured) -> list[str]
     return [
         *details,
         "",
-        f"Profile of the gunicorn workers during {PROFILE_SECONDS:.0f} s more of PlaceOrder (py-spy, not measured):",
+        f"Profile of the web workers during {PROFILE_SECONDS:.0f} s more of PlaceOrder (py-spy, not measured):",
         "",
         *measured.profile,
     ]

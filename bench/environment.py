@@ -4,7 +4,7 @@ Only databases named by the run (bench_write and bench_read unless --database-pr
 otherwise) are ever created or dropped, and Redis is a private redis-server on a free port,
 so nothing another engineer is using is touched. Every process gets the same environment:
 DEBUG off, persistent database connections, logging at WARNING. The processes themselves
-(Redis, gunicorn, Celery) are started by tests/processes.py, as the drills start them.
+(Redis, the web server, Celery) are started by tests/processes.py, as the drills start them.
 """
 
 from __future__ import annotations

@@ -30,12 +30,13 @@ from contextlib import contextmanager, suppress
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from django.db import connections
 from django.http import JsonResponse
 from django.urls import Resolver404, resolve
 from rest_framework.exceptions import ValidationError
 
 from commands.eventlog import head_position
-from core.routers import pinned_replica
+from core.routers import WRITE_DATABASE, pinned_replica
 from projections import announcements
 from queries.consistency import READ_POSITION_HEADER, read_position, requested_min_position
 
@@ -95,10 +96,10 @@ async def _wait(request, projections: tuple[str, ...], database: str) -> JsonRes
         return None  # the view answers the 400, with the field's message
     if minimum is None:
         return None
-    position = await sync_to_async(read_position)(projections, using=database)
+    position = await _briefly(database, lambda: read_position(projections, using=database))
     if position >= minimum:
         return None
-    head = await sync_to_async(head_position)()
+    head = await _briefly(WRITE_DATABASE, head_position)
     if minimum > head:
         return _refusal(
             400, "unknown_position", f"Position {minimum} is beyond the event log's head ({head}).", position
@@ -109,6 +110,25 @@ async def _wait(request, projections: tuple[str, ...], database: str) -> JsonRes
             return _refusal(429, "too_many_waits", detail, position)
         await wait_for_position(projections, minimum, using=database, timeout=settings.QUERY_MIN_POSITION_WAIT_SECONDS)
     return None
+
+
+async def _briefly(database: str, read):
+    """Run `read`, a short read on `database`, then hand the database connection back.
+
+    A waiting request must not sit on a database connection: fifty of them
+    would use up half of PostgreSQL's default max_connections, and the plain
+    reads they must not starve would find none left.
+    """
+
+    def read_and_release():
+        try:
+            return read()
+        finally:
+            connection = connections[database]
+            if not connection.in_atomic_block:  # inside a test's transaction the connection is the test's
+                connection.close()
+
+    return await sync_to_async(read_and_release)()
 
 
 def _refusal(status: int, code: str, detail: str, position: int) -> JsonResponse:
@@ -151,7 +171,7 @@ async def wait_for_position(projections: tuple[str, ...], minimum: int, *, using
     deadline = loop.time() + timeout
     async with _announcements() as heard:
         while True:
-            position = await sync_to_async(read_position)(projections, using=using)
+            position = await _briefly(using, lambda: read_position(projections, using=using))
             remaining = deadline - loop.time()
             if position >= minimum or remaining <= 0:
                 return position

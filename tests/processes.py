@@ -1,4 +1,4 @@
-"""Real processes for the drills, the end-to-end tests and the benchmarks: Celery worker and beat, gunicorn, Redis.
+"""Real processes for the drills, the end-to-end tests and the benchmarks: Celery worker and beat, web server, Redis.
 
 The one place that starts, waits for and stops them. It never imports pytest, so
 `python -m bench` uses it as the tests do; the pytest fixtures on top of it live in
@@ -159,12 +159,11 @@ def redis_server(log_dir: Path, port: int) -> Service:
     return Service(f"redis-{port}", command, dict(os.environ), log_dir)
 
 
-def gunicorn(environment: dict[str, str], log_dir: Path, port: int, *, workers: int, threads: int) -> Service:
-    command = [
-        str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads), "--timeout", "60", "--backlog", "2048",
-    ]  # fmt: skip
-    return Service("web", command, environment, log_dir)
+def web_server(environment: dict[str, str], log_dir: Path, port: int, *, workers: int) -> Service:
+    """scripts/serve, the production web server, with this interpreter's environment first on PATH."""
+    path = f"{BIN}{os.pathsep}{environment.get('PATH', '')}"
+    serving = {**environment, "PATH": path, "WEB_CONCURRENCY": str(workers), "GUNICORN_CMD_ARGS": "--backlog 2048"}
+    return Service("web", [str(PROJECT / "scripts" / "serve"), f"127.0.0.1:{port}"], serving, log_dir)
 
 
 def celery_worker(environment: dict[str, str], log_dir: Path, *, queues: str, concurrency: int, name: str) -> Service:
@@ -213,15 +212,15 @@ class Services:
         server.wait_until_ready(lambda: port_open(port), timeout=10, what=f"listening on {port}")
         return server, f"redis://127.0.0.1:{port}/0"
 
-    def web(self, environment: dict[str, str]) -> str:
-        """gunicorn with two workers; its base URL."""
-        _, base_url = self.web_server(environment)
+    def web(self, environment: dict[str, str], *, workers: int = 2) -> str:
+        """The web server (scripts/serve) with `workers` processes; its base URL."""
+        _, base_url = self.web_server(environment, workers=workers)
         return base_url
 
-    def web_server(self, environment: dict[str, str], *, workers: int = 2, threads: int = 1) -> tuple[Service, str]:
-        """gunicorn, and its base URL: for a caller that stops it before the others."""
+    def web_server(self, environment: dict[str, str], *, workers: int = 2) -> tuple[Service, str]:
+        """The web server (scripts/serve), and its base URL: for a caller that stops it before the others."""
         port = free_port()
-        web = self.start(gunicorn(environment, self.log_dir, port, workers=workers, threads=threads))
+        web = self.start(web_server(environment, self.log_dir, port, workers=workers))
         web.wait_until_ready(lambda: port_open(port), timeout=30, what=f"listening on {port}")
         return web, f"http://127.0.0.1:{port}"
 
@@ -238,7 +237,7 @@ class Services:
         return beat
 
     def shop(self, environment: dict[str, str]) -> str:
-        """The shop as deployed: gunicorn, a worker on every queue and beat; the web's base URL."""
+        """The shop as deployed: the web server, a worker on every queue and beat; the web's base URL."""
         base_url = self.web(environment)
         self.worker(environment)
         self.beat(environment)

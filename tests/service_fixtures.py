@@ -19,7 +19,7 @@ def _passwords_the_services_can_check(settings):
 
 @pytest.fixture
 def services(tmp_path, request):
-    """Real Celery workers, beat, gunicorn and Redis for one test; their logs are printed if it fails."""
+    """Real Celery workers, beat, the web server and Redis for one test; their logs are printed if it fails."""
     if not os.environ.get("REDIS_URL"):
         pytest.skip("needs Redis and real Celery workers: set REDIS_URL (and DATABASE_URL) to run it")
     started = Services(tmp_path)

@@ -1,4 +1,4 @@
-"""End to end: commands over HTTP (gunicorn) -> event log -> a real Celery worker -> read models and e-mail."""
+"""End to end: commands over HTTP (scripts/serve) -> event log -> a real Celery worker -> read models and e-mail."""
 
 from pathlib import Path
 
