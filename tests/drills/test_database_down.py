@@ -19,6 +19,8 @@ from tests.processes import TcpProxy, database_url_through, service_environment
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 PASSWORD = "correct horse battery staple"
+METRICS_TOKEN = "database-drill-token"
+PROBE_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}  # /readyz names the failed check only to its bearer
 
 
 @pytest.fixture
@@ -69,7 +71,9 @@ def test_without_the_read_database_commands_succeed_queries_answer_503_and_proje
     customer = CustomerFactory()
     proxy = proxy_to("read")
     _, redis_url = services.redis()
-    environment = service_environment(redis_url, READ_DATABASE_URL=database_url_through("read", proxy))
+    environment = service_environment(
+        redis_url, READ_DATABASE_URL=database_url_through("read", proxy), METRICS_TOKEN=METRICS_TOKEN
+    )
     base_url = services.web(environment)
     services.worker(environment)
     services.beat(environment)
@@ -85,7 +89,7 @@ def test_without_the_read_database_commands_succeed_queries_answer_503_and_proje
     _assert_unavailable(requests.get(f"{base_url}/api/queries/products/", timeout=10), "read_database_unavailable")
     orders = requests.get(f"{base_url}/api/queries/orders/", headers=customer_headers, timeout=10)
     _assert_unavailable(orders, "read_database_unavailable")
-    readiness = requests.get(f"{base_url}/readyz", timeout=10)
+    readiness = requests.get(f"{base_url}/readyz", headers=PROBE_HEADERS, timeout=10)
     assert readiness.status_code == 503
     assert readiness.json()["checks"]["database:read"].startswith("unreachable")
     assert max(positions().values()) < head_position() == restocked.json()["position"]

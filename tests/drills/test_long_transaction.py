@@ -33,6 +33,8 @@ from tests.processes import service_environment, wait_until
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 READY_MAX_LAG_SECONDS = 1
+METRICS_TOKEN = "long-transaction-drill-token"
+PROBE_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}  # /readyz names the stalled check only to its bearer
 
 
 def _token(base_url: str, user) -> dict[str, str]:
@@ -81,7 +83,9 @@ def test_commands_queue_behind_a_long_transaction_and_projections_skip_nothing(s
     products = [ProductFactory(stock=100, actor=staff) for _ in range(2)]  # two rows: only the append lock is shared
     customer = CustomerFactory()
     _, redis_url = services.redis()
-    environment = service_environment(redis_url, READY_MAX_LAG_SECONDS=str(READY_MAX_LAG_SECONDS))
+    environment = service_environment(
+        redis_url, READY_MAX_LAG_SECONDS=str(READY_MAX_LAG_SECONDS), METRICS_TOKEN=METRICS_TOKEN
+    )
     commands_url = services.web(environment)
     probe_url = services.web(environment)  # its own gunicorn: the waiting commands hold every worker of the first
     services.worker(environment)
@@ -100,7 +104,7 @@ def test_commands_queue_behind_a_long_transaction_and_projections_skip_nothing(s
             assert not any(order.done() for order in orders), "the commands must wait, not go around the lock"
             assert head_position() == before  # the visible log stands still...
             assert set(positions().values()) == {before}  # ...and no follower has moved past the held position
-            readiness = requests.get(f"{probe_url}/readyz", timeout=10)
+            readiness = requests.get(f"{probe_url}/readyz", headers=PROBE_HEADERS, timeout=10)
             assert readiness.status_code == 503, readiness.json()
             stalled = {name: result for name, result in readiness.json()["checks"].items() if result != "ok"}
             assert list(stalled) == ["event_log"], stalled
