@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterable
 
 from django.conf import settings
-from rest_framework import status
+from django.db import DatabaseError
+from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException, ValidationError
 
 from core.routers import current_read_database
@@ -27,6 +28,13 @@ READ_POSITION_HEADER = "X-Read-Position"
 
 # Positions are PostgreSQL bigints; anything larger cannot be a position.
 MAX_POSITION = 2**63 - 1
+# Refusals that come before the data is read (DRF checks them first): they carry the read position too.
+REFUSALS = (
+    exceptions.NotAuthenticated,
+    exceptions.AuthenticationFailed,
+    exceptions.PermissionDenied,
+    exceptions.Throttled,
+)
 # Between polls of the checkpoint: short next to a projector's batch, long
 # enough that a waiting request costs the database ~20 tiny queries a second.
 POLL_INTERVAL_SECONDS = 0.05
@@ -122,7 +130,20 @@ class ConsistentReadMixin:
     def handle_exception(self, exc):
         if isinstance(exc, ProjectionBehind):
             self.read_position = exc.position
+        elif isinstance(exc, REFUSALS) and self.read_position is None:
+            self.read_position = self._position_despite_refusal()
         return super().handle_exception(exc)
+
+    def _position_despite_refusal(self) -> int | None:
+        """The read position a refused request would have read at, without waiting for the client's minimum.
+
+        A refusal stays a refusal: where the position cannot be read (a read
+        database down, a detail URL naming no projection), it goes without one.
+        """
+        try:
+            return read_position(self.projections_behind(), using=current_read_database())
+        except (DatabaseError, exceptions.NotFound):
+            return None
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
