@@ -12,7 +12,8 @@ POSITIONS = {"product_catalog": 21, "order_summary": 22, "customer_history": 23,
 
 
 @pytest.fixture(autouse=True)
-def _checkpoints():
+def _checkpoints(anonymous_client, customer_client):
+    """Set once the clients' users exist: making a customer runs the projections (eager Celery) past the log's head."""
     for name, position in POSITIONS.items():
         set_checkpoint(name, position)
 
@@ -55,3 +56,12 @@ def test_a_refusal_stays_a_refusal_when_the_position_cannot_be_read(anonymous_cl
     response = anonymous_client.get("/api/queries/orders/")
     assert response.status_code == 401
     assert "X-Read-Position" not in response
+
+
+def test_the_schema_documents_the_header_on_every_refusal(anonymous_client):
+    schema = anonymous_client.get("/api/schema/", {"format": "json"}).json()
+    for path, methods in schema["paths"].items():
+        if path.startswith("/api/queries/"):
+            responses = methods["get"]["responses"]
+            for status in {"401", "403", "429"} & set(responses):
+                assert "X-Read-Position" in responses[status]["headers"], (path, status)
