@@ -17,8 +17,8 @@ from queries.urls import query_patterns
 class ApiRootView(EndpointIndexView):
     """Commands change the shop (POST), queries read it (GET).
 
-    A command answers with the `position` of its last event; send it as
-    `X-Min-Position` to a query to read your own write.
+    A command answers with the position of its last event; send it as the
+    X-Min-Position header to a query to read your own write.
     """
 
     name = "Shopfront API"

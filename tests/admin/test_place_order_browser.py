@@ -32,11 +32,13 @@ def test_a_customer_places_an_order_from_the_browsable_api(live_server):
         page.set_default_timeout(WAIT_MS)
 
         page.goto(live_server.url + "/")
+        page.screenshot(path=ARTIFACTS / "landing.png", full_page=True)
         page.click("text=sign in")
         page.fill("#id_username", username)
         page.fill("#id_password", PASSWORD)
         page.click("input[type=submit], button[type=submit]")
         expect(page).to_have_url(re.compile(r"/api/$"))
+        page.screenshot(path=ARTIFACTS / "api-root.png", full_page=True)
         page.click("a:has-text('/api/commands/orders/place/')")
         expect(page.locator(".breadcrumb li").first).to_have_text("Shopfront API")
         raw_body = page.locator("#id__content")
