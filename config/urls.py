@@ -1,16 +1,20 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.api_root import ApiRootView
 from core import health
 from core.metrics import metrics_view
 from core.throttling import ObtainTokenView
 
 urlpatterns = [
+    path("", TemplateView.as_view(template_name="shop/landing.html"), name="landing"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("api/", ApiRootView.as_view(), name="api-root"),
     path("api/commands/", include("commands.api.urls")),
     path("api/queries/", include("queries.urls")),
     path("api/auth/token/", ObtainTokenView.as_view(), name="obtain-token"),

@@ -2,9 +2,11 @@
 
 /healthz: the process is alive (no I/O). /readyz: the databases and the broker
 answer, and every check an app registered (from its AppConfig.ready()) is ok;
-503 with a JSON body naming what is not ready otherwise. A result that starts
-with "degraded" is trouble the process works around: it stays ready (a replica
-that does not answer, say: queries read from another replica or the primary).
+503 otherwise. A result that starts with "degraded" is trouble the process
+works around: it stays ready (a replica that does not answer, say: queries
+read from another replica or the primary). Anyone gets the overall status;
+what each check found (hosts, pids, errors) goes only to staff or the bearer
+of METRICS_TOKEN, as /metrics does.
 """
 
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.metrics import may_see_internals
 from core.replicas import replica_aliases
 
 DEGRADED = "degraded"
@@ -44,7 +47,10 @@ def readyz(request):
     for check in _checks:
         checks.update(check())
     ready = all(result == "ok" or result.startswith(DEGRADED) for result in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    body = {"status": "ok" if ready else "unavailable"}
+    if may_see_internals(request):
+        body["checks"] = checks
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 def _database_checks() -> dict[str, str]:

@@ -7,7 +7,7 @@ apps register (per-follower positions and lags) read the databases when
 (gunicorn and Celery prefork), the processes' samples are merged.
 
 /metrics is not public: it answers staff users, or a scraper that sends
-`Authorization: Bearer <METRICS_TOKEN>`.
+`Authorization: Bearer <METRICS_TOKEN>` (may_see_internals(), which /readyz's details share).
 """
 
 import hmac
@@ -47,7 +47,7 @@ def register_collector(collector) -> None:
 
 
 def metrics_view(request):
-    if not _may_scrape(request):
+    if not may_see_internals(request):
         return HttpResponse("Staff, or a bearer METRICS_TOKEN, only.\n", status=403, content_type="text/plain")
     scraped = CollectorRegistry()
     for collector in _scrape_time_collectors:
@@ -65,7 +65,8 @@ def _process_registry() -> CollectorRegistry:
     return merged
 
 
-def _may_scrape(request) -> bool:
+def may_see_internals(request) -> bool:
+    """Whether `request` comes from a signed-in staff session or sends the bearer METRICS_TOKEN."""
     token = settings.METRICS_TOKEN
     offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if token and offered and hmac.compare_digest(offered, token):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rest_framework import status
+from django.db import DatabaseError
+from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException, ValidationError
 
 from core.routers import current_read_database
@@ -26,6 +27,13 @@ READ_POSITION_HEADER = "X-Read-Position"
 MAX_POSITION = 2**63 - 1
 # What a 503 projection_behind tells the client to wait before retrying.
 RETRY_AFTER_SECONDS = 1
+# Refusals that come before the data is read (DRF checks them first): they carry the read position too.
+REFUSALS = (
+    exceptions.NotAuthenticated,
+    exceptions.AuthenticationFailed,
+    exceptions.PermissionDenied,
+    exceptions.Throttled,
+)
 
 
 class ProjectionBehind(APIException):
@@ -110,7 +118,20 @@ class ConsistentReadMixin:
     def handle_exception(self, exc):
         if isinstance(exc, ProjectionBehind):
             self.read_position = exc.position
+        elif isinstance(exc, REFUSALS) and self.read_position is None:
+            self.read_position = self._position_despite_refusal()
         return super().handle_exception(exc)
+
+    def _position_despite_refusal(self) -> int | None:
+        """The read position a refused request would have read at, without waiting for the client's minimum.
+
+        A refusal stays a refusal: where the position cannot be read (a read
+        database down, a detail URL naming no projection), it goes without one.
+        """
+        try:
+            return read_position(self.projections_behind(), using=current_read_database())
+        except (DatabaseError, exceptions.NotFound):
+            return None
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

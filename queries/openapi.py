@@ -30,8 +30,9 @@ RESPONSE_HEADERS = [
         READ_POSITION_HEADER,
         POSITION,
         OpenApiParameter.HEADER,
-        response=[200, 404, 503],
-        description="The event position the data includes (on a 503: how far it has got).",
+        response=[200, 401, 403, 404, 429, 503],
+        description="The event position the data includes (on a 503: how far it has got; on a 401, 403 or 429: "
+        "the position the request would have read at).",
     ),
     OpenApiParameter(
         "Retry-After",

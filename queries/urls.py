@@ -1,17 +1,23 @@
-"""The query API's URLs: /api/queries/<resource>/ and /api/queries/<resource>/<id>/."""
+"""The query API's URLs: /api/queries/<resource>/ and /api/queries/<resource>/<id>/, and their index."""
 
-from rest_framework.routers import DefaultRouter
+from django.urls import path
+from rest_framework.routers import SimpleRouter
 
+from core.api_index import INDEX_URL_NAME, EndpointIndexView
 from queries import views
 
 app_name = "queries"
 
-router = DefaultRouter()
-router.include_format_suffixes = False
+router = SimpleRouter()
 router.register("products", views.ProductViewSet, basename="product")
 router.register("orders", views.OrderViewSet, basename="order")
 router.register("customers", views.CustomerViewSet, basename="customer")
 router.register("sales/daily", views.DailySalesViewSet, basename="daily-sales")
 router.register("projections", views.ProjectionStatusViewSet, basename="projection")
+query_patterns = router.urls
 
-urlpatterns = router.urls
+urlpatterns = [
+    # The same index as the commands', in place of DefaultRouter's (which lists no detail URL).
+    path("", EndpointIndexView.as_view(name="Queries", patterns=query_patterns), name=INDEX_URL_NAME),
+    *query_patterns,
+]

@@ -9,8 +9,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from commands.api.browsable import CommandRenderer
 from commands.api.idempotency import respond_once
 from commands.commands import Command
 from commands.handlers import Recorded, dispatch
@@ -46,6 +48,7 @@ class VersionedInput(serializers.Serializer):
 
 class CommandView(GenericAPIView):
     permission_classes = [IsAuthenticated]
+    renderer_classes = [JSONRenderer, CommandRenderer]
     success_status = status.HTTP_200_OK
 
     class InputSerializer(serializers.Serializer):
@@ -57,6 +60,10 @@ class CommandView(GenericAPIView):
     def build_command(self, data: dict, **url_kwargs) -> Command:
         """Return the command for validated input `data` and the URL's keyword arguments."""
         raise TypeError(f"{type(self).__name__} must define build_command()")
+
+    def example_body(self) -> dict | None:
+        """A body the browsable API's raw-data form starts with; None leaves DRF's (the fields' initial values)."""
+        return None
 
     @extend_schema(
         responses={

@@ -7,6 +7,8 @@ from commands.commands import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, RegisterCustome
 
 
 class RegisterCustomerView(CommandView):
+    """Register yourself as a customer, which lets you place orders."""
+
     success_status = status.HTTP_201_CREATED
 
     class InputSerializer(serializers.Serializer):

@@ -13,9 +13,12 @@ from commands.commands import (
     PlaceOrder,
     ShipOrder,
 )
+from commands.models import Product
 
 
 class PlaceOrderView(CommandView):
+    """Place an order: a line per product, with its quantity. A customer orders for themself; staff for anyone."""
+
     success_status = status.HTTP_201_CREATED
 
     class InputSerializer(serializers.Serializer):
@@ -28,6 +31,11 @@ class PlaceOrderView(CommandView):
         )
         lines = serializers.ListField(child=LineInput(), min_length=1, max_length=MAX_ORDER_LINES)
 
+    def example_body(self):
+        # A line of the first product that can be ordered, so the example goes through as it stands.
+        product = Product.objects.filter(discontinued=False, stock__gt=0).order_by("sku").first()
+        return {"lines": [{"product_id": product.pk, "quantity": 1}]} if product else None
+
     def build_command(self, data):
         return PlaceOrder(
             customer_id=data.get("customer_id"),
@@ -37,6 +45,8 @@ class PlaceOrderView(CommandView):
 
 
 class PayOrderView(CommandView):
+    """Pay a placed order. Its customer, or staff."""
+
     InputSerializer = VersionedInput
 
     def build_command(self, data, order_id):
@@ -44,6 +54,8 @@ class PayOrderView(CommandView):
 
 
 class ShipOrderView(CommandView):
+    """Ship a paid order. Staff."""
+
     InputSerializer = VersionedInput
 
     def build_command(self, data, order_id):
@@ -51,6 +63,8 @@ class ShipOrderView(CommandView):
 
 
 class CancelOrderView(CommandView):
+    """Cancel an order that has not shipped; its stock is released. Its customer, or staff."""
+
     class InputSerializer(VersionedInput):
         reason = serializers.CharField(max_length=MAX_REASON_LENGTH, required=False, allow_blank=True, default="")
 

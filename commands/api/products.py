@@ -22,6 +22,8 @@ PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01"), "m
 
 
 class RegisterProductView(CommandView):
+    """Register a product in the catalog. Staff and catalog managers."""
+
     success_status = status.HTTP_201_CREATED
 
     class InputSerializer(serializers.Serializer):
@@ -37,6 +39,8 @@ class RegisterProductView(CommandView):
 
 
 class ChangePriceView(CommandView):
+    """Change a product's price; orders already placed keep theirs. Staff and catalog managers."""
+
     class InputSerializer(VersionedInput):
         new_price = serializers.DecimalField(**PRICE)
 
@@ -45,6 +49,8 @@ class ChangePriceView(CommandView):
 
 
 class RestockProductView(CommandView):
+    """Add units to a product's stock. Staff and catalog managers."""
+
     class InputSerializer(VersionedInput):
         quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
@@ -53,6 +59,8 @@ class RestockProductView(CommandView):
 
 
 class DiscontinueProductView(CommandView):
+    """Discontinue a product: it can no longer be ordered. Staff and catalog managers."""
+
     InputSerializer = VersionedInput
 
     def build_command(self, data, product_id):

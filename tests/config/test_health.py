@@ -4,6 +4,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 from django.db import connections
+from django.test import Client
 from django.utils import timezone
 
 from commands.eventlog import APPEND_LOCK_KEY
@@ -12,10 +13,26 @@ from config.celery import app
 from projections.models import Checkpoint
 from projections.registry import registry
 from projections.runner import catch_up, ensure_checkpoints
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, StaffFactory, UserFactory
 from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db(databases="__all__")
+
+METRICS_TOKEN = "readiness-probe-token"
+
+
+@pytest.fixture
+def client(settings):
+    """A probe that may read every check's result: it sends the bearer METRICS_TOKEN, as a scraper does."""
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    return Client(headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+
+
+def _fail_a_projection():
+    ensure_checkpoints()
+    Checkpoint.objects.using("read").filter(name="daily_sales").update(
+        state="failed", failed_position=7, error="Traceback...\nValueError: boom"
+    )
 
 
 def _catch_everything_up():
@@ -39,14 +56,45 @@ def test_readyz_is_ok_when_databases_answer_and_projections_keep_up(client):
 
 
 def test_a_failed_projection_makes_the_process_unready(client):
-    ensure_checkpoints()
-    Checkpoint.objects.using("read").filter(name="daily_sales").update(
-        state="failed", failed_position=7, error="Traceback...\nValueError: boom"
-    )
+    _fail_a_projection()
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["projection:daily_sales"] == "failed at #7: ValueError: boom"
     assert response.json()["checks"]["projection:order_summary"] == "ok"
+
+
+def test_anonymous_callers_get_only_the_overall_status(settings):
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    anonymous = Client()
+    assert anonymous.get("/readyz").json() == {"status": "ok"}
+    _fail_a_projection()
+    response = anonymous.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}  # not which projection, nor its error
+
+
+def _probe(who: str) -> Client:
+    if who == "metrics token":
+        return Client(headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    if who == "another token":
+        return Client(headers={"Authorization": "Bearer not-the-metrics-token"})
+    probe = Client()
+    probe.force_login(StaffFactory() if who == "staff session" else UserFactory())
+    return probe
+
+
+@pytest.mark.parametrize(
+    ("who", "sees_details"),
+    [("staff session", True), ("metrics token", True), ("non-staff session", False), ("another token", False)],
+)
+def test_the_details_go_to_staff_and_the_metrics_token_only(settings, who, sees_details):
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    _fail_a_projection()
+    response = _probe(who).get("/readyz")
+    assert response.status_code == 503
+    assert ("checks" in response.json()) is sees_details
+    if sees_details:
+        assert response.json()["checks"]["projection:daily_sales"] == "failed at #7: ValueError: boom"
 
 
 def test_a_stalled_projection_is_unready_even_when_only_one_event_behind(client, settings):

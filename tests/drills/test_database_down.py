@@ -15,7 +15,14 @@ from django.db import connections
 from commands.eventlog import head_position
 from commands.models import Product
 from queries.models import OrderSummary
-from tests.drills.helpers import Shopper, assert_read_models_match_a_rebuild, positions, wait_until_caught_up
+from tests.drills.helpers import (
+    METRICS_TOKEN,
+    PROBE_HEADERS,
+    Shopper,
+    assert_read_models_match_a_rebuild,
+    positions,
+    wait_until_caught_up,
+)
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory
 from tests.processes import TcpProxy, database_url_through, service_environment
 
@@ -45,7 +52,11 @@ def shop_with_a_database_behind_a_proxy(services):
         proxies.append(TcpProxy(int(connections[alias].settings_dict["PORT"] or 5432)).start())
         setting = {"default": "DATABASE_URL", "read": "READ_DATABASE_URL"}[alias]
         _, redis_url = services.redis()
-        base_url = services.shop(service_environment(redis_url, **{setting: database_url_through(alias, proxies[-1])}))
+        base_url = services.shop(
+            service_environment(
+                redis_url, METRICS_TOKEN=METRICS_TOKEN, **{setting: database_url_through(alias, proxies[-1])}
+            )
+        )
         shop = ShopBehindAProxy(
             proxies[-1], base_url, product, Shopper(base_url, customer.user), Shopper(base_url, staff)
         )
@@ -78,7 +89,7 @@ def test_without_the_read_database_commands_succeed_queries_answer_503_and_proje
     assert restocked.status_code == 200, restocked.text
     _assert_unavailable(requests.get(f"{base_url}/api/queries/products/", timeout=10), "read_database_unavailable")
     _assert_unavailable(as_customer.query("orders/"), "read_database_unavailable")
-    readiness = requests.get(f"{base_url}/readyz", timeout=10)
+    readiness = requests.get(f"{base_url}/readyz", headers=PROBE_HEADERS, timeout=10)
     assert readiness.status_code == 503
     assert readiness.json()["checks"]["database:read"].startswith("unreachable")
     assert max(positions().values()) < head_position() == restocked.json()["position"]

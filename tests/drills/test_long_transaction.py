@@ -27,7 +27,14 @@ from commands.eventlog import head_position
 from commands.handlers import dispatch
 from core.routers import WRITE_DATABASE
 from queries.models import OrderSummary, ProductCatalog
-from tests.drills.helpers import Shopper, assert_read_models_match_a_rebuild, positions, wait_until_caught_up
+from tests.drills.helpers import (
+    METRICS_TOKEN,
+    PROBE_HEADERS,
+    Shopper,
+    assert_read_models_match_a_rebuild,
+    positions,
+    wait_until_caught_up,
+)
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory
 from tests.processes import service_environment, wait_until
 
@@ -65,7 +72,9 @@ def test_commands_queue_behind_a_long_transaction_and_projections_skip_nothing(s
     products = [ProductFactory(stock=100, actor=staff) for _ in range(2)]  # two rows: only the append lock is shared
     customer = CustomerFactory()
     _, redis_url = services.redis()
-    environment = service_environment(redis_url, READY_MAX_LAG_SECONDS=str(READY_MAX_LAG_SECONDS))
+    environment = service_environment(
+        redis_url, READY_MAX_LAG_SECONDS=str(READY_MAX_LAG_SECONDS), METRICS_TOKEN=METRICS_TOKEN
+    )
     shopper = Shopper(services.shop(environment), customer.user)
     probe_url = services.web(environment)  # its own gunicorn: the waiting commands hold every worker of the first
     before = wait_until_caught_up()
@@ -81,7 +90,7 @@ def test_commands_queue_behind_a_long_transaction_and_projections_skip_nothing(s
             assert not any(order.done() for order in orders), "the commands must wait, not go around the lock"
             assert head_position() == before  # the visible log stands still...
             assert set(positions().values()) == {before}  # ...and no follower has moved past the held position
-            readiness = requests.get(f"{probe_url}/readyz", timeout=10)
+            readiness = requests.get(f"{probe_url}/readyz", headers=PROBE_HEADERS, timeout=10)
             assert readiness.status_code == 503, readiness.json()
             stalled = {name: result for name, result in readiness.json()["checks"].items() if result != "ok"}
             assert list(stalled) == ["event_log"], stalled

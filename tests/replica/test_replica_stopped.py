@@ -31,7 +31,8 @@ def _read_the_read_side(queries: list[str]) -> bool:
 
 
 def _readiness(base_url: str) -> tuple[int, str]:
-    response = requests.get(f"{base_url}/readyz", timeout=10)
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}  # the checks' results are not public
+    response = requests.get(f"{base_url}/readyz", headers=headers, timeout=10)
     return response.status_code, response.json()["checks"][f"database:{REPLICA}"]
 
 
