@@ -131,6 +131,7 @@ ORDER_OUTCOMES = (
     (OrderStatus.SHIPPED, 40),
 )
 LOW_STOCK = 3  # restock a product once an order leaves it with fewer units than this
+MAX_HISTORY_DAYS = 3660  # ten years: a demo needs no more, and dates stay far from datetime's limits
 # Along a history, where between an order and the next one its later commands happen (fractions of the gap).
 PAID_AFTER, SHIPPED_AFTER, CANCELLED_AFTER, RESTOCKED_AFTER = 0.2, 0.5, 0.7, 0.9
 
@@ -178,6 +179,8 @@ def seed_demo(
     """
     if min(products, customers, orders, days) < 0:
         raise DemoError("Counts must not be negative.")
+    if days > MAX_HISTORY_DAYS:
+        raise DemoError(f"A history may go back at most {MAX_HISTORY_DAYS} days.")
     seed = random.SystemRandom().randrange(2**31) if seed is None else seed
     rng = random.Random(seed)
     clock = _DemoClock(days=days, rng=rng)

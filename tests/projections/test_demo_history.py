@@ -9,10 +9,10 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from commands.demo import DemoError, seed_demo
+from commands.demo import MAX_HISTORY_DAYS, DemoError, seed_demo
 from commands.models import Order, Product, StoredEvent
 from core.routers import READ_PRIMARY
 from queries.models import DailySales
@@ -78,3 +78,20 @@ def test_a_history_is_refused_once_the_log_has_newer_events(quarter):
     seed_demo(products=1, customers=1, orders=1, seed=1)
     times = list(StoredEvent.objects.order_by("position").values_list("recorded_at", flat=True))
     assert times == sorted(times)
+
+
+def test_the_command_refuses_a_history_older_than_the_log_and_says_why():
+    seed_demo(products=1, customers=0, orders=0)  # the catalog happens now
+    events = StoredEvent.objects.count()
+
+    with pytest.raises(CommandError, match="leave out --days"):
+        call_command("seed_demo", "--days", "7", "--orders", "1", "--force", stdout=StringIO())
+
+    assert StoredEvent.objects.count() == events
+
+
+def test_a_history_longer_than_ten_years_is_refused():
+    with pytest.raises(DemoError, match=f"at most {MAX_HISTORY_DAYS} days"):
+        seed_demo(products=1, customers=1, orders=1, days=MAX_HISTORY_DAYS + 1)
+
+    assert not StoredEvent.objects.exists()
