@@ -10,6 +10,9 @@ MANAGE := $(BIN)/python manage.py
 ADDRESS ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 SEED_ARGS ?=
+# The history `make run` gives a fresh shop: its orders spread over the last DEMO_DAYS days, so the
+# sales charts show a quarter (DEMO_DAYS=0: all today).
+DEMO_DAYS ?= 90
 # Demo orders send e-mails: unless EMAIL_BACKEND is set, seeding writes them to var/mail/ instead of
 # printing hundreds of them on the console.
 SEED := EMAIL_BACKEND="$${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend}" $(MANAGE) seed_demo
@@ -36,8 +39,8 @@ migrate: install  ## Migrate the write database (default) and the read database 
 seed: migrate  ## Add demo products, customers and orders (SEED_ARGS="--orders 500 --seed 1")
 	$(SEED) $(SEED_ARGS)
 
-run: migrate  ## Migrate, seed demo data into an empty catalog, serve http://127.0.0.1:8000 (ADDRESS=...)
-	$(SEED) --if-empty $(SEED_ARGS)
+run: migrate  ## Migrate, seed an empty shop with 90 days of demo orders (DEMO_DAYS=...), serve http://127.0.0.1:8000 (ADDRESS=...)
+	$(SEED) --if-empty --days $(DEMO_DAYS) $(SEED_ARGS)
 	$(MANAGE) runserver $(ADDRESS)
 
 test: install  ## Run the tests (PYTEST_ARGS="-k seed -x")

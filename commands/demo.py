@@ -3,6 +3,10 @@
 Never saves a write model directly: every product, customer and order comes from a command, run
 as the user who would send it, so the event log, the read models and the e-mails see exactly what
 a real client would have caused. Only the Django User rows are created here by hand.
+
+With a history (`days`), each command is dispatched as happening at its moment in the past (the
+handlers record that time); the commands are made in time order, so the log's `recorded_at` never
+goes backwards along its positions, and nothing is rewritten afterwards.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Max
+from django.utils import timezone
 
 from commands.commands import (
     CancelOrder,
@@ -33,7 +40,7 @@ from commands.commands import (
     ShipOrder,
 )
 from commands.handlers import Recorded, dispatch
-from commands.models import Customer, OrderStatus, Product
+from commands.models import Customer, OrderStatus, Product, StoredEvent
 
 DEMO_ADMIN_USERNAME = "admin"
 DEMO_ADMIN_PASSWORD = "shopfront-admin"
@@ -124,6 +131,9 @@ ORDER_OUTCOMES = (
     (OrderStatus.SHIPPED, 40),
 )
 LOW_STOCK = 3  # restock a product once an order leaves it with fewer units than this
+MAX_HISTORY_DAYS = 3660  # ten years: a demo needs no more, and dates stay far from datetime's limits
+# Along a history, where between an order and the next one its later commands happen (fractions of the gap).
+PAID_AFTER, SHIPPED_AFTER, CANCELLED_AFTER, RESTOCKED_AFTER = 0.2, 0.5, 0.7, 0.9
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,7 @@ def seed_demo(
     products: int = 40,
     customers: int = 20,
     orders: int = 120,
+    days: int = 0,
     seed: int | None = None,
     progress: Progress | None = None,
 ) -> DemoData:
@@ -161,13 +172,23 @@ def seed_demo(
     The same `seed` makes the same names, prices and orders. Running it again adds more data:
     SKUs and usernames already taken are skipped. Orders use this run's products and customers,
     or the existing ones when this run registers none.
+
+    With `days`, the shop gets a history: the catalog and customers are registered at the start of
+    the first of the last `days` days (today included) and the orders are spread over them, at least
+    one a day when there are as many orders as days. Without, everything happens now.
     """
-    if min(products, customers, orders) < 0:
+    if min(products, customers, orders, days) < 0:
         raise DemoError("Counts must not be negative.")
+    if days > MAX_HISTORY_DAYS:
+        raise DemoError(f"A history may go back at most {MAX_HISTORY_DAYS} days.")
     seed = random.SystemRandom().randrange(2**31) if seed is None else seed
+    rng = random.Random(seed)
+    clock = _DemoClock(days=days, rng=rng)
+    clock.check_the_log_is_older()
     admin = ensure_demo_admin()
     demo = _DemoRun(
-        rng=random.Random(seed),
+        rng=rng,
+        clock=clock,
         admin=admin.user,
         progress=progress or (lambda what, done, total: None),
         correlation_id=f"seed_demo:{uuid.uuid4().hex[:12]}",
@@ -179,6 +200,7 @@ def seed_demo(
         data.order_ids, data.order_statuses = demo.place_orders(
             count=orders, product_ids=data.product_ids, customer_ids=data.customer_ids
         )
+        clock.advance_to(clock.end)
         demo.discontinue_some(product_ids=data.product_ids)
     data.commands = demo.commands
     return data
@@ -201,11 +223,67 @@ def ensure_demo_admin(*, username: str = DEMO_ADMIN_USERNAME, password: str = DE
     return DemoAdmin(user=user, password=password if user.check_password(password) else None, created=False)
 
 
-class _DemoRun:
-    """One run's random source, actors and what it knows of stock and prices."""
+class _DemoClock:
+    """When the demo's commands happen: now, or, with `days`, along a history that ends now.
 
-    def __init__(self, *, rng: random.Random, admin, progress: Progress, correlation_id: str):
+    Along a history the clock only moves forward, and each command is dispatched at the clock's
+    time when it is made, so the times follow the order in which the log records the commands.
+    """
+
+    def __init__(self, *, days: int, rng: random.Random):
         self.rng = rng
+        self.end = timezone.now()
+        self.days = [(self.end - timedelta(days=back)).date() for back in reversed(range(days))]
+        self.current = _midnight(self.days[0]) if self.days else None
+
+    def now(self) -> datetime | None:
+        """The time to dispatch the next command at; None without a history (the handlers take now)."""
+        return self.current
+
+    def advance_to(self, moment: datetime | None) -> None:
+        """Move on to `moment`; one before the clock's time (or None) leaves it where it is."""
+        if self.current is not None and moment is not None:
+            self.current = max(self.current, moment)
+
+    def check_the_log_is_older(self) -> None:
+        """Refuse a history that would be recorded before events already in the log."""
+        if self.current is None:
+            return
+        newest = StoredEvent.objects.aggregate(newest=Max("recorded_at"))["newest"]
+        if newest is not None and newest > self.current:
+            raise DemoError(
+                f"The event log has events from {newest:%Y-%m-%d %H:%M}, after the history's start "
+                f"({self.current:%Y-%m-%d}): its events would be recorded before them. Seed a history "
+                "into an empty shop, or leave out --days."
+            )
+
+    def order_times(self, count: int) -> list[datetime | None]:
+        """`count` moments over the history, oldest first (all None without one).
+
+        Every day gets an order while there are enough; the rest go more often to weekends and
+        to later days, as for a shop that grows, so the sales charts have a shape.
+        """
+        if not self.days:
+            return [None] * count
+        if count >= len(self.days):
+            weights = [_day_weight(day, number, len(self.days)) for number, day in enumerate(self.days)]
+            per_day = Counter(self.days) + Counter(self.rng.choices(self.days, weights, k=count - len(self.days)))
+        else:
+            per_day = Counter(self.rng.sample(self.days, count))
+        times = []
+        for day in self.days:
+            start = _midnight(day)
+            seconds = (min(start + timedelta(days=1), self.end) - start).total_seconds()
+            times += [start + timedelta(seconds=self.rng.uniform(0, seconds)) for _ in range(per_day[day])]
+        return sorted(times)
+
+
+class _DemoRun:
+    """One run's random source, clock, actors and what it knows of stock and prices."""
+
+    def __init__(self, *, rng: random.Random, clock: _DemoClock, admin, progress: Progress, correlation_id: str):
+        self.rng = rng
+        self.clock = clock
         self.admin = admin
         self.progress = progress
         self.correlation_id = correlation_id
@@ -215,7 +293,7 @@ class _DemoRun:
 
     def dispatch(self, command_class: type[Command], actor, **fields) -> Recorded:
         self.commands += 1
-        return dispatch(command_class(**fields, correlation_id=self.correlation_id), actor)
+        return dispatch(command_class(**fields, correlation_id=self.correlation_id), actor, at=self.clock.now())
 
     # --- Catalog ------------------------------------------------------------
 
@@ -275,6 +353,7 @@ class _DemoRun:
                 last_name=last,
                 email=f"{username}@example.com",
                 password=password,
+                date_joined=self.clock.now() or timezone.now(),
             )
             # Customers register themselves, as they would through the API.
             recorded = self.dispatch(RegisterCustomer, user, user_id=user.pk, name=f"{first} {last}", email=user.email)
@@ -293,19 +372,25 @@ class _DemoRun:
         if not product_ids or not customers:
             raise DemoError("Orders need products and customers: register some first.")
         outcomes = _outcomes(count, self.rng)
+        times = self.clock.order_times(count)
         order_ids: list[uuid.UUID] = []
         statuses: Counter[str] = Counter()
         self.progress("orders", 0, count)
         for number, outcome in enumerate(outcomes):
             if number == count // 2:
                 self.change_some_prices(product_ids=product_ids)
-            order_ids.append(self._order(self.rng.choice(customers), product_ids, outcome))
+            # The order's later commands (paying, shipping, ...) happen before the next order is placed.
+            placed, next_placed = times[number], (times[number + 1] if number + 1 < count else self.clock.end)
+            order_ids.append(
+                self._order(self.rng.choice(customers), product_ids, outcome, _Gap(placed, next_placed, self.clock))
+            )
             statuses[outcome] += 1
             self.progress("orders", number + 1, count)
         return order_ids, statuses
 
-    def _order(self, customer: Customer, product_ids: list[uuid.UUID], outcome: str) -> uuid.UUID:
+    def _order(self, customer: Customer, product_ids: list[uuid.UUID], outcome: str, gap: _Gap) -> uuid.UUID:
         rng, shopper = self.rng, customer.user
+        gap.move_to(0)
         in_stock = [product_id for product_id in product_ids if self.stock[product_id] > 0]
         if not in_stock:
             raise DemoError("No product left in stock to order.")
@@ -319,14 +404,18 @@ class _DemoRun:
         if outcome in (OrderStatus.PAID, OrderStatus.SHIPPED) or (
             outcome == OrderStatus.CANCELLED and rng.random() < 0.5
         ):
+            gap.move_to(PAID_AFTER)
             self.dispatch(PayOrder, shopper, order_id=order_id)
         if outcome == OrderStatus.SHIPPED:
+            gap.move_to(SHIPPED_AFTER)
             self.dispatch(ShipOrder, self.admin, order_id=order_id)
         if outcome == OrderStatus.CANCELLED:
+            gap.move_to(CANCELLED_AFTER)
             self.dispatch(CancelOrder, shopper, order_id=order_id, reason=rng.choice(CANCEL_REASONS))
             for product_id, quantity in quantities.items():
                 self.stock[product_id] += quantity
 
+        gap.move_to(RESTOCKED_AFTER)
         for product_id in quantities:
             if self.stock[product_id] < LOW_STOCK:
                 quantity = rng.randint(20, 60)
@@ -347,6 +436,30 @@ class _DemoRun:
         for product_id, stock, price in products:
             self.stock[product_id], self.prices[product_id] = stock, price
         return [product_id for product_id, _, _ in products]
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """The time from an order's placing to the next order's, in which the order's own story happens."""
+
+    start: datetime | None
+    end: datetime
+    clock: _DemoClock
+
+    def move_to(self, fraction: float) -> None:
+        """Move the clock `fraction` of the way through the gap (nothing without a history)."""
+        if self.start is not None:
+            self.clock.advance_to(self.start + (self.end - self.start) * fraction)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _day_weight(day: date, number: int, days: int) -> float:
+    """How likely an extra order falls on `day`, the `number`th of `days`: weekends and later days more."""
+    weekend = 1.5 if day.weekday() >= 5 else 1.0
+    return weekend * (0.6 + 0.8 * number / max(days - 1, 1))
 
 
 def _outcomes(count: int, rng: random.Random) -> list[str]:

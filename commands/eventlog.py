@@ -64,17 +64,20 @@ def append(
     *,
     expected_version: int,
     metadata: dict[str, Any],
+    recorded_at: datetime | None = None,
 ) -> list[RecordedEvent]:
     """Append `events` to a stream that is at `expected_version`, inside the caller's transaction.
 
-    Raises VersionConflict if another transaction appended to the stream first.
-    `events_recorded` is sent with the recorded events once the transaction commits.
+    They are recorded at `recorded_at`, or else now: taken while holding the append lock, so that
+    live events' times never go backwards along their positions. Raises VersionConflict if another
+    transaction appended to the stream first. `events_recorded` is sent with the recorded events
+    once the transaction commits.
     """
     connection = connections[WRITE_DATABASE]
     if not connection.in_atomic_block:
         raise RuntimeError("append() must run inside the command's transaction")
     _serialise_appends(connection)
-    now = timezone.now()
+    now = recorded_at or timezone.now()
     rows = [
         StoredEvent(
             stream_id=stream_id,

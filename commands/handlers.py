@@ -4,6 +4,11 @@ A handler loads and locks the aggregate, enforces the rules (including who may
 do what), saves the new state and appends the events last, so the write-model
 change and its events commit together or not at all. Callers go through
 `dispatch(command, actor)`; HANDLERS at the bottom is the whole write side.
+
+Every handler takes the time its command happens at from dispatch: None, for
+everything the API and the admin send, means now; only seed_demo passes a past
+time, to give the demo a history. The events' `recorded_at` and the aggregate's
+own timestamps (`placed_at`, `created_at`) use it; nothing rewrites them later.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from commands import eventlog
 from commands.commands import (
@@ -75,13 +82,13 @@ class Recorded:
     events: list[RecordedEvent]
 
 
-def dispatch(command: Command, actor: AbstractBaseUser) -> Recorded:
-    """Run `command` on behalf of `actor` through its handler."""
+def dispatch(command: Command, actor: AbstractBaseUser, *, at: datetime | None = None) -> Recorded:
+    """Run `command` on behalf of `actor` through its handler, as happening `at` (None: now)."""
     name = type(command).__name__
     context = {"correlation_id": command.correlation, "command_id": str(command.command_id)}
     try:
         with metrics.COMMAND_SECONDS.labels(name).time():
-            recorded = HANDLERS[type(command)](command, actor)
+            recorded = HANDLERS[type(command)](command, actor, at)
     except DomainError as refused:
         metrics.COMMANDS.labels(name, refused.code).inc()
         logger.info("%s refused (%s): %s", name, refused.code, refused.message, extra=context)
@@ -102,7 +109,7 @@ def dispatch(command: Command, actor: AbstractBaseUser) -> Recorded:
 # --- Catalog ----------------------------------------------------------------
 
 
-def register_product(command: RegisterProduct, actor) -> Recorded:
+def register_product(command: RegisterProduct, actor, at: datetime | None) -> Recorded:
     _require_catalog_manager(actor)
     with transaction.atomic(using=WRITE_DATABASE):
         if Product.objects.filter(sku=command.sku).exists():
@@ -114,6 +121,7 @@ def register_product(command: RegisterProduct, actor) -> Recorded:
             category=command.category,
             price=command.price,
             stock=command.stock,
+            created_at=at or timezone.now(),
         )
         event = ProductRegistered(
             product_id=product.id,
@@ -125,12 +133,12 @@ def register_product(command: RegisterProduct, actor) -> Recorded:
             stock=product.stock,
         )
         try:
-            return _record(product, [event], command, actor)
+            return _record(product, [event], command, actor, at)
         except IntegrityError:  # a concurrent registration of the same SKU won
             raise DuplicateSku(f"A product with SKU {command.sku} already exists.") from None
 
 
-def change_price(command: ChangePrice, actor) -> Recorded:
+def change_price(command: ChangePrice, actor, at: datetime | None) -> Recorded:
     _require_catalog_manager(actor)
     with transaction.atomic(using=WRITE_DATABASE):
         product = _locked_product(command.product_id, command.expected_version)
@@ -139,41 +147,43 @@ def change_price(command: ChangePrice, actor) -> Recorded:
             raise PriceUnchanged(f"The price of {product.sku} is already {old_price}.")
         product.change_price(command.new_price)
         event = ProductPriceChanged(product_id=product.id, old_price=old_price, new_price=product.price)
-        return _record(product, [event], command, actor)
+        return _record(product, [event], command, actor, at)
 
 
-def restock_product(command: RestockProduct, actor) -> Recorded:
+def restock_product(command: RestockProduct, actor, at: datetime | None) -> Recorded:
     _require_catalog_manager(actor)
     with transaction.atomic(using=WRITE_DATABASE):
         product = _locked_product(command.product_id, command.expected_version)
         product.restock(command.quantity)
         event = ProductRestocked(product_id=product.id, quantity=command.quantity, stock=product.stock)
-        return _record(product, [event], command, actor)
+        return _record(product, [event], command, actor, at)
 
 
-def discontinue_product(command: DiscontinueProduct, actor) -> Recorded:
+def discontinue_product(command: DiscontinueProduct, actor, at: datetime | None) -> Recorded:
     _require_catalog_manager(actor)
     with transaction.atomic(using=WRITE_DATABASE):
         product = _locked_product(command.product_id, command.expected_version)
         product.discontinue()
-        return _record(product, [ProductDiscontinued(product_id=product.id)], command, actor)
+        return _record(product, [ProductDiscontinued(product_id=product.id)], command, actor, at)
 
 
 # --- Customers --------------------------------------------------------------
 
 
-def register_customer(command: RegisterCustomer, actor) -> Recorded:
+def register_customer(command: RegisterCustomer, actor, at: datetime | None) -> Recorded:
     if command.user_id != actor.pk and not actor.is_staff:
         raise Forbidden("Users register themselves as customers.")
     with transaction.atomic(using=WRITE_DATABASE):
         if Customer.objects.filter(user_id=command.user_id).exists():
             raise CustomerAlreadyRegistered("This user is already a registered customer.")
-        customer = Customer(user_id=command.user_id, name=command.name, email=command.email)
+        customer = Customer(
+            user_id=command.user_id, name=command.name, email=command.email, created_at=at or timezone.now()
+        )
         event = CustomerRegistered(
             customer_id=customer.id, user_id=command.user_id, name=customer.name, email=customer.email
         )
         try:
-            return _record(customer, [event], command, actor)
+            return _record(customer, [event], command, actor, at)
         except IntegrityError:  # a concurrent registration of the same user won
             raise CustomerAlreadyRegistered("This user is already a registered customer.") from None
 
@@ -181,7 +191,7 @@ def register_customer(command: RegisterCustomer, actor) -> Recorded:
 # --- Orders -----------------------------------------------------------------
 
 
-def place_order(command: PlaceOrder, actor) -> Recorded:
+def place_order(command: PlaceOrder, actor, at: datetime | None) -> Recorded:
     with transaction.atomic(using=WRITE_DATABASE):
         customer = _ordering_customer(command.customer_id, actor)
         quantities = {line.product_id: line.quantity for line in command.lines}
@@ -199,7 +209,11 @@ def place_order(command: PlaceOrder, actor) -> Recorded:
             )
             for product_id, quantity in quantities.items()
         )
-        order = Order(customer=customer, total=sum((i.quantity * i.unit_price for i in items), Decimal(0)))
+        order = Order(
+            customer=customer,
+            total=sum((i.quantity * i.unit_price for i in items), Decimal(0)),
+            placed_at=at or timezone.now(),
+        )
         # Quantities and prices are each in range, but their product may not be:
         # refuse here rather than let PostgreSQL's numeric overflow become a 500.
         if order.total > MAX_TOTAL:
@@ -216,27 +230,27 @@ def place_order(command: PlaceOrder, actor) -> Recorded:
             lines=items,
             total=order.total,
         )
-        return _record(order, [event], command, actor)
+        return _record(order, [event], command, actor, at)
 
 
-def pay_order(command: PayOrder, actor) -> Recorded:
+def pay_order(command: PayOrder, actor, at: datetime | None) -> Recorded:
     with transaction.atomic(using=WRITE_DATABASE):
         order = _locked_order(command.order_id, command.expected_version, actor)
         order.move_to(OrderStatus.PAID)
         event = OrderPaid(order_id=order.id, customer_id=order.customer_id, amount=order.total)
-        return _record(order, [event], command, actor)
+        return _record(order, [event], command, actor, at)
 
 
-def ship_order(command: ShipOrder, actor) -> Recorded:
+def ship_order(command: ShipOrder, actor, at: datetime | None) -> Recorded:
     if not actor.is_staff:
         raise Forbidden("Only staff ship orders.")
     with transaction.atomic(using=WRITE_DATABASE):
         order = _locked_order(command.order_id, command.expected_version, actor)
         order.move_to(OrderStatus.SHIPPED)
-        return _record(order, [OrderShipped(order_id=order.id, customer_id=order.customer_id)], command, actor)
+        return _record(order, [OrderShipped(order_id=order.id, customer_id=order.customer_id)], command, actor, at)
 
 
-def cancel_order(command: CancelOrder, actor) -> Recorded:
+def cancel_order(command: CancelOrder, actor, at: datetime | None) -> Recorded:
     with transaction.atomic(using=WRITE_DATABASE):
         order = _locked_order(command.order_id, command.expected_version, actor)
         previous_status = order.move_to(OrderStatus.CANCELLED)
@@ -262,14 +276,14 @@ def cancel_order(command: CancelOrder, actor) -> Recorded:
             total=order.total,
             reason=command.reason,
         )
-        return _record(order, [event], command, actor)
+        return _record(order, [event], command, actor, at)
 
 
 # --- Shared steps -----------------------------------------------------------
 
 
-def _record(aggregate, events: Sequence[DomainEvent], command: Command, actor) -> Recorded:
-    """Save the aggregate at its new version and append its events.
+def _record(aggregate, events: Sequence[DomainEvent], command: Command, actor, at: datetime | None) -> Recorded:
+    """Save the aggregate at its new version and append its events, recorded `at` (None: now).
 
     The append comes last because it holds the event log's lock until commit.
     """
@@ -277,7 +291,7 @@ def _record(aggregate, events: Sequence[DomainEvent], command: Command, actor) -
     aggregate.version += len(events)
     aggregate.save()
     recorded = eventlog.append(
-        aggregate.pk, events, expected_version=expected_version, metadata=_metadata(command, actor)
+        aggregate.pk, events, expected_version=expected_version, metadata=_metadata(command, actor), recorded_at=at
     )
     return Recorded(aggregate.pk, aggregate.version, recorded[-1].position, recorded)
 
@@ -347,7 +361,7 @@ def _ordering_customer(customer_id: uuid.UUID | None, actor) -> Customer:
     return customer
 
 
-HANDLERS: dict[type[Command], Callable[[Command, AbstractBaseUser], Recorded]] = {
+HANDLERS: dict[type[Command], Callable[[Command, AbstractBaseUser, datetime | None], Recorded]] = {
     RegisterProduct: register_product,
     ChangePrice: change_price,
     RestockProduct: restock_product,

@@ -50,6 +50,8 @@ MIDDLEWARE = [
     # First: it waits for X-Min-Position in the event loop, which only an async middleware at the top can do.
     "queries.waiting.MinPositionMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files are answered here, before sessions, auth and the database are touched.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -273,8 +275,27 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Static files ------------------------------------------------------------
+# WhiteNoise serves them from the web process itself. With DEBUG off they come from STATIC_ROOT,
+# filled by `collectstatic` (the Docker image runs it when it is built): names carry a content
+# hash, so they are cached for good, and gzip copies sit beside them. With DEBUG on (`make run`,
+# the tests) they come straight from the apps, so nothing needs collecting and no manifest exists.
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+# Decided here rather than from DEBUG at each request: the test runner turns DEBUG off at run time,
+# and without collected files WhiteNoise would then look for (and warn about) a missing STATIC_ROOT.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 LOGIN_URL = "/admin/login/"
 
 # LOG_FORMAT: "json" (one object per line, the default with DEBUG off) or "plain".

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Customer(models.Model):
@@ -12,7 +13,8 @@ class Customer(models.Model):
     name = models.CharField(max_length=200)
     email = models.EmailField()
     version = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the handler from the command's time (see commands.handlers), which only seed_demo backdates.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]

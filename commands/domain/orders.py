@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 
 from django.db import models
+from django.utils import timezone
 
 from commands.errors import IllegalStatusChange
 
@@ -36,7 +37,8 @@ class Order(models.Model):
     status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PLACED)
     total = models.DecimalField(max_digits=14, decimal_places=2)
     version = models.PositiveIntegerField(default=0)
-    placed_at = models.DateTimeField(auto_now_add=True)
+    # Set by the handler from the command's time (see commands.handlers), which only seed_demo backdates.
+    placed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-placed_at"]

@@ -4,6 +4,7 @@ import uuid
 from decimal import Decimal
 
 from django.db import models
+from django.utils import timezone
 
 from commands.errors import InsufficientStock, ProductUnavailable
 
@@ -19,7 +20,8 @@ class Product(models.Model):
     stock = models.PositiveIntegerField(default=0)
     discontinued = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the handler from the command's time (see commands.handlers), which only seed_demo backdates.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["sku"]

@@ -27,8 +27,6 @@ SETTINGS_VARIABLES = frozenset(ENV_CALL.findall((ROOT / "config" / "settings.py"
 HAVE_SAFE_DEFAULTS = {
     # Derived from REDIS_URL: real workers whenever a broker is configured.
     "CELERY_TASK_ALWAYS_EAGER",
-    # Only needed when the site is reached through another origin (an HTTPS proxy on another host name).
-    "CSRF_TRUSTED_ORIGINS",
     # E-mail: the local stack prints e-mails on the console (the default backend); a real deployment sets these.
     "EMAIL_BACKEND",
     "EMAIL_FILE_PATH",
@@ -59,11 +57,11 @@ HAVE_SAFE_DEFAULTS = {
     "THROTTLE_SIGN_IN_RATE",
     # Empty: /metrics is for staff sessions only until a scraper's token is configured.
     "METRICS_TOKEN",
-    # 0: nothing sits in front of gunicorn in this stack, so X-Forwarded-For is never trusted.
-    "NUM_PROXIES",
-    # Security headers: on by default with DEBUG off (the stack sets SECURE_SSL_REDIRECT=0, having no TLS).
+    # Security headers: on by default with DEBUG off (the stack turns HSTS off for localhost).
     "SECURE_HSTS_SECONDS",
     "SECURE_SSL_REDIRECT",
+    # The image collects the static files into the default (var/static), where web serves them from.
+    "STATIC_ROOT",
 }
 REQUIRED_AT_LEAST = {
     "DEBUG",

@@ -44,6 +44,16 @@ class Command(BaseCommand):
         parser.add_argument("--products", type=count, default=40, help="Products to register (default 40).")
         parser.add_argument("--customers", type=count, default=20, help="Customers to register (default 20).")
         parser.add_argument("--orders", type=count, default=120, help="Orders to place (default 120).")
+        parser.add_argument(
+            "--days",
+            type=count,
+            default=0,
+            help=(
+                "Spread the orders over the last DAYS days, each command recorded at its moment in that "
+                "history (default 0: everything happens now). Needs an event log with nothing newer than "
+                "the history's start, such as an empty one."
+            ),
+        )
         parser.add_argument("--seed", type=int, help="Random seed: the same seed makes the same data.")
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if the catalog already has products.")
         parser.add_argument(
@@ -52,7 +62,7 @@ class Command(BaseCommand):
             help="Seed even with DEBUG off (the demo admin's password is published).",
         )
 
-    def handle(self, *args, products, customers, orders, seed, if_empty, force, verbosity, **options):
+    def handle(self, *args, products, customers, orders, days, seed, if_empty, force, verbosity, **options):
         if not settings.DEBUG and not force:
             raise CommandError(
                 "DEBUG is off, so this may be production, and seed_demo makes a superuser whose password "
@@ -68,6 +78,7 @@ class Command(BaseCommand):
                     products=products,
                     customers=customers,
                     orders=orders,
+                    days=days,
                     seed=seed,
                     progress=self.progress_bar() if verbosity else None,
                 )
