@@ -1,6 +1,6 @@
 """With DEBUG off, the web process serves the collected static files itself (WhiteNoise), as the compose stack runs it.
 
-One gunicorn started without DEBUG, on files that `collectstatic` gathered into a scratch STATIC_ROOT:
+One web server (scripts/serve) started without DEBUG, on files that `collectstatic` gathered into a scratch STATIC_ROOT:
 the admin's stylesheet is served under its own name and under its hashed name (cached for good, and
 gzipped for a client that accepts it), and the pages link the hashed name. With DEBUG on (`make run`,
 the rest of the suite) nothing needs collecting.
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.processes import PROJECT, free_port, gunicorn, port_open, wait_until
+from tests.processes import PROJECT, Services
 
 STYLESHEET = "admin/css/base.css"
 
@@ -45,7 +45,7 @@ def production_environment(tmp: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def production_site(tmp_path_factory):
-    """Collect the static files as the Docker image does, then serve them with gunicorn; yield its base URL."""
+    """Collect the static files as the Docker image does, then serve them with scripts/serve; yield its base URL."""
     tmp = tmp_path_factory.mktemp("static-site")
     environment = production_environment(tmp)
     subprocess.run(
@@ -55,14 +55,12 @@ def production_site(tmp_path_factory):
         check=True,
         timeout=300,
     )
-    port = free_port()
-    server = gunicorn(environment, tmp, port).start()
+    services = Services(tmp)
     try:
-        wait_until(lambda: port_open(port) or not server.running(), timeout=30, what="gunicorn")
-        assert server.running(), server.log()
-        yield {"url": f"http://127.0.0.1:{port}", "static_root": tmp / "static"}
+        _, base_url = services.web_server(environment, workers=1)
+        yield {"url": base_url, "static_root": tmp / "static"}
     finally:
-        server.stop()
+        services.stop_all()
 
 
 def fetch(url: str, **headers: str):
