@@ -116,7 +116,7 @@ class Service:
 def celery_worker(environment: dict[str, str], log_dir: Path, *, concurrency: int = 2) -> Service:
     """One worker on every queue (`make worker` splits them over three): a drill kills it as a whole."""
     command = [
-        str(BIN / "celery"), "-A", "config", "worker", "-Q", "projections,notifications,cache,rebuilds",
+        str(BIN / "celery"), "-A", "config", "worker", "-Q", "projections,notifications,cache,rebuilds,commands",
         "-c", str(concurrency), "-l", "info", "-n", f"drill-{uuid.uuid4().hex[:8]}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
