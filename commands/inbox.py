@@ -101,16 +101,13 @@ def enqueue(command_id: uuid.UUID) -> None:
 
 def run(command_id: uuid.UUID) -> int:
     """Run the accepted commands of `command_id`'s ordering key, oldest first; return how many ran."""
-    key = (
-        InboxCommand.objects.using(EVENT_LOG_DATABASE)
-        .filter(command_id=command_id)
-        .values_list("ordering_key", flat=True)
-    )
-    if not key:
+    inbox = InboxCommand.objects.using(EVENT_LOG_DATABASE)
+    key = inbox.filter(command_id=command_id).values_list("ordering_key", flat=True).first()
+    if key is None:
         logger.warning("No command %s in the inbox", command_id)
         return 0
     ran = 0
-    while run_oldest(key[0]) is not None:
+    while run_oldest(key) is not None:
         ran += 1
     return ran
 
@@ -122,7 +119,8 @@ def run_oldest(key: uuid.UUID) -> InboxCommand | None:
     try:
         with transaction.atomic(using=EVENT_LOG_DATABASE):
             accepted = inbox.filter(ordering_key=key, state=State.ACCEPTED)
-            claimed = accepted.select_for_update(skip_locked=True).order_by("sequence").first()
+            oldest_first = accepted.select_related("actor").order_by("sequence")
+            claimed = oldest_first.select_for_update(skip_locked=True, of=("self",)).first()
             if claimed is None:
                 return None
             # The oldest one was skipped: another worker holds it, and runs ours after it.
