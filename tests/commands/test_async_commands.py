@@ -9,6 +9,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from kombu.exceptions import OperationalError
 
 from commands import inbox
 from commands.commands import (
@@ -21,6 +22,7 @@ from commands.commands import (
 )
 from commands.handlers import HANDLERS
 from commands.models import IdempotencyRecord, InboxCommand, Product, StoredEvent
+from commands.tasks import run_command
 from tests.commands.helpers import post, signed_in, url
 from tests.factories import UserFactory
 
@@ -228,3 +230,18 @@ def test_the_browsable_api_explains_how_to_send_a_command_asynchronously(staff_c
     page = staff_client.get(url("restock-product", product.pk), HTTP_ACCEPT="text/html")
 
     assert "Prefer: respond-async" in page.content.decode()
+
+
+def test_a_broker_down_at_commit_still_answers_202_and_leaves_the_command_to_the_sweep(
+    staff_client, product, monkeypatch, caplog
+):
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to the broker")
+
+    monkeypatch.setattr(run_command, "delay", broker_down)
+
+    response = restock(staff_client, product)
+
+    assert response.status_code == 202
+    assert status_of(staff_client, response)["status"] == "accepted"
+    assert "the sweep will run it" in caplog.text
