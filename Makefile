@@ -60,17 +60,19 @@ format: install  ## Fix what ruff can fix, and format the code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Three workers of one process each, as docker-compose.yml runs them: the projections queue on its own, so
+# Four workers of one process each, as docker-compose.yml runs them: the projections queue on its own, so
 # that the read models never wait behind e-mail or cache runs (a second process often found the checkpoint
-# it needed held by the first); the side effects on another; and the operators' rebuilds, which take
-# minutes, on a third that is idle the rest of the time.
+# it needed held by the first); the side effects on another; the operators' rebuilds, which take
+# minutes, on a third that is idle the rest of the time; and asynchronous commands (Prefer: respond-async)
+# on a fourth, so that they wait neither behind the read models nor the other way round.
 PROJECTIONS_WORKER := $(BIN)/celery -A config worker -Q projections -c 1 -n projections@%h -l info
 SIDE_EFFECTS_WORKER := $(BIN)/celery -A config worker -Q notifications,cache -c 1 -n side-effects@%h -l info
 REBUILDS_WORKER := $(BIN)/celery -A config worker -Q rebuilds -c 1 -n rebuilds@%h -l info
+COMMANDS_WORKER := $(BIN)/celery -A config worker -Q commands -c 1 -n commands@%h -l info
 
-worker: install  ## Celery workers for the projections, the side effects (notifications, cache) and rebuilds (needs REDIS_URL)
-	$(SIDE_EFFECTS_WORKER) & side_effects=$$!; $(REBUILDS_WORKER) & rebuilds=$$!; \
-	trap 'kill $$side_effects $$rebuilds 2>/dev/null' EXIT INT TERM; \
+worker: install  ## Celery workers for the projections, the side effects (notifications, cache), rebuilds and async commands (needs REDIS_URL)
+	$(SIDE_EFFECTS_WORKER) & side_effects=$$!; $(REBUILDS_WORKER) & rebuilds=$$!; $(COMMANDS_WORKER) & commands=$$!; \
+	trap 'kill $$side_effects $$rebuilds $$commands 2>/dev/null' EXIT INT TERM; \
 	$(PROJECTIONS_WORKER)
 
 beat: install  ## The Celery beat scheduler (needs REDIS_URL)

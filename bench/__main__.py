@@ -2,7 +2,7 @@
 
 It creates its own databases (bench_write, bench_read: dropped at the end unless --keep)
 and a private redis-server, and runs the benchmarks in the order their data allows:
-1 and 2 on a small shop, then 3, 4, 6 and 5 on the generated history.
+1, 2 and 7 on a small shop, then 3, 4, 6 and 5 on the generated history.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tests.processes import Services
 ORDER = [
     ("1", "bench.command_throughput"),
     ("2", "bench.append_cost"),
+    ("7", "bench.async_commands"),
     ("3", "bench.projection_throughput"),
     ("4", "bench.rebuild_all"),
     ("6", "bench.query_latency"),

@@ -1,4 +1,4 @@
-"""The write database's tables: the aggregates, the event log and idempotency records."""
+"""The write database's tables: the aggregates, the event log, idempotency records and the command inbox."""
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +11,7 @@ from commands.domain.products import Product
 __all__ = [
     "Customer",
     "IdempotencyRecord",
+    "InboxCommand",
     "OperatorAction",
     "Order",
     "OrderLine",
@@ -91,3 +92,49 @@ class OperatorAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.target}: {self.outcome}"
+
+
+class InboxCommand(models.Model):
+    """A command accepted with `Prefer: respond-async`, waiting for or done by a worker (commands.inbox).
+
+    The row is inserted in the request's transaction; its state leaves `accepted`
+    only in the transaction that records the command's events (or its refusal),
+    so a worker that dies mid-command leaves it accepted, to be run again.
+    """
+
+    class State(models.TextChoices):
+        ACCEPTED = "accepted"
+        SUCCEEDED = "succeeded"
+        REFUSED = "refused"  # a business rule or permission said no: the body a synchronous 4xx carries
+        FAILED = "failed"  # an unexpected error: staff may retry it from the admin
+
+    # The acceptance order: commands of one ordering key run in this order.
+    sequence = models.BigAutoField(primary_key=True)
+    command_id = models.UUIDField(unique=True)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    # The aggregate the command acts on (a new aggregate's command: its own command id).
+    ordering_key = models.UUIDField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACCEPTED)
+    accepted_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)  # succeeded: {id, version, position}
+    error = models.JSONField(null=True, blank=True)  # refused or failed: {code, detail, ...}
+    attempts = models.PositiveIntegerField(default=0)  # runs that failed unexpectedly
+
+    class Meta:
+        ordering = ["-sequence"]
+        indexes = [
+            # The worker's "oldest accepted command of this aggregate" and the sweep's scan.
+            models.Index(
+                fields=["ordering_key", "sequence"],
+                condition=models.Q(state="accepted"),
+                name="accepted_by_ordering_key",
+            ),
+            models.Index(fields=["state", "accepted_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.command_id} ({self.state})"

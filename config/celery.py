@@ -1,4 +1,4 @@
-"""The Celery application; tasks live in projections.tasks."""
+"""The Celery application; tasks live in projections.tasks and commands.tasks (the `commands` queue)."""
 
 import os
 
@@ -26,3 +26,15 @@ def close_broken_or_old_connections(sender=None, **kwargs) -> None:
 
     if not getattr(sender.request, "is_eager", False):
         close_old_connections()
+
+
+@app.on_after_configure.connect
+def schedule_the_command_sweep(sender, **kwargs) -> None:
+    """Beat enqueues accepted commands that no task ran (the broker lost it, or it was never sent)."""
+    from django.conf import settings
+
+    sender.add_periodic_task(
+        settings.COMMAND_SWEEP_SECONDS,
+        sender.signature("commands.tasks.sweep_accepted_commands"),
+        name="sweep-commands",
+    )

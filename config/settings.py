@@ -166,7 +166,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "inter
 CELERY_TASK_DEFAULT_QUEUE = "projections"
 # A rebuild takes minutes: on the projections or side-effects worker (one process each) it would hold
 # up every live projection or every e-mail, so it has a worker of its own (see `make worker`).
-CELERY_TASK_ROUTES = {"projections.tasks.rebuild_in_background": {"queue": "rebuilds"}}
+CELERY_TASK_ROUTES = {
+    "projections.tasks.rebuild_in_background": {"queue": "rebuilds"},
+    # Asynchronous commands have a worker of their own: they never wait behind the projections.
+    "commands.tasks.*": {"queue": "commands"},
+}
 CELERY_BEAT_SCHEDULE = {
     "catch-up-everything": {
         "task": "projections.tasks.catch_up_everything",
@@ -199,6 +203,12 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Shopfront <shop@localhost>")
+
+# --- Asynchronous commands (Prefer: respond-async) ---------------------------
+# How often beat looks for accepted commands that no task ran, and how old such a
+# command must be: younger ones are most likely still queued behind others.
+COMMAND_SWEEP_SECONDS = env.float("COMMAND_SWEEP_SECONDS", default=10.0)
+COMMAND_SWEEP_AFTER_SECONDS = env.float("COMMAND_SWEEP_AFTER_SECONDS", default=30.0)
 
 # --- API -------------------------------------------------------------------
 # The largest request body the API reads; larger ones answer 413.

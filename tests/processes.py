@@ -28,7 +28,7 @@ from django.db import connections
 BIN = Path(sys.executable).parent
 PROJECT = Path(__file__).resolve().parent.parent
 # Every queue a follower or task is routed to: one worker on all of them stands for `make worker`'s three.
-ALL_QUEUES = "projections,notifications,cache,rebuilds"
+ALL_QUEUES = "projections,notifications,cache,rebuilds,commands"
 
 
 def free_port() -> int:

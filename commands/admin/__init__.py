@@ -8,6 +8,6 @@ commands"; the admin's own forms stay read-only), or, for products, the
 catalog managers' commands.manage_catalog. Each attempt is audited.
 """
 
-from commands.admin import aggregates, eventlog
+from commands.admin import aggregates, eventlog, inbox
 
-__all__ = ["aggregates", "eventlog"]
+__all__ = ["aggregates", "eventlog", "inbox"]

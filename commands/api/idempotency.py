@@ -8,6 +8,7 @@ import hashlib
 import json
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
@@ -60,7 +61,10 @@ def _previous_response(user, key: str, fingerprint: str) -> Response | None:
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused()
     response = Response(record.response, status=record.status_code)
-    response["X-Event-Position"] = str(record.response["position"])
+    if "position" in record.response:
+        response["X-Event-Position"] = str(record.response["position"])
+    if "command_id" in record.response:  # an asynchronous command's 202
+        response["Location"] = reverse("commands:command-status", kwargs={"command_id": record.response["command_id"]})
     response["Idempotent-Replayed"] = "true"
     return response
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from commands.api import customers, orders, products
+from commands.api import customers, orders, products, status
 from core.api_index import INDEX_URL_NAME, EndpointIndexView
 
 app_name = "commands"
@@ -19,6 +19,7 @@ command_patterns = [
     path("orders/<uuid:order_id>/pay/", orders.PayOrderView.as_view(), name="pay-order"),
     path("orders/<uuid:order_id>/ship/", orders.ShipOrderView.as_view(), name="ship-order"),
     path("orders/<uuid:order_id>/cancel/", orders.CancelOrderView.as_view(), name="cancel-order"),
+    path("status/<uuid:command_id>/", status.CommandStatusView.as_view(), name="command-status"),
 ]
 
 urlpatterns = [

@@ -16,7 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # safe_load resolves anchors and `<<:` merges
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ("web", "worker", "side-effects-worker", "rebuild-worker", "beat")
+APP_SERVICES = ("web", "worker", "side-effects-worker", "rebuild-worker", "commands-worker", "beat")
 
 # env("X", ...), env.bool("X", ...), env.db_url("X", ...) ... and the settings' _database("X", ...) helper.
 ENV_CALL = re.compile(r"""(?:\benv(?:\.\w+)?|\b_database)\(\s*["']([A-Z][A-Z0-9_]*)["']""")
@@ -41,6 +41,8 @@ HAVE_SAFE_DEFAULTS = {
     "LOG_LEVEL",
     # Tuning knobs with production defaults (connection reuse, body size, projections, pagination, caching).
     "CONN_MAX_AGE",
+    "COMMAND_SWEEP_SECONDS",
+    "COMMAND_SWEEP_AFTER_SECONDS",
     "MAX_REQUEST_BYTES",
     "PROJECTION_BATCH_SIZE",
     "PROJECTION_MAX_ATTEMPTS",

@@ -12,6 +12,7 @@ import yaml
 from django.conf import settings
 
 from bench.projection_lag import WORKERS as BENCHMARKED
+from commands.tasks import run_command, sweep_accepted_commands
 from config.celery import app
 from projections.registry import registry
 from projections.tasks import rebuild_in_background
@@ -35,11 +36,19 @@ def compose_worker_commands() -> list[list[str]]:
     return [service["command"] for service in COMPOSE.values() if "worker" in service.get("command", [])]
 
 
+def followers_workers(commands: list[list[str]]) -> list[tuple[str, int]]:
+    """The workers the lag benchmark must run as users do: all but the async commands' (it sends none)."""
+    return sorted(worker for worker in map(queues_and_processes, commands) if worker[0] != "commands")
+
+
 def test_make_compose_and_the_benchmark_run_the_same_workers():
     benchmarked = sorted((queues, processes) for _, queues, processes in BENCHMARKED)
 
-    assert sorted(map(queues_and_processes, make_worker_commands())) == benchmarked
-    assert sorted(map(queues_and_processes, compose_worker_commands())) == benchmarked
+    assert followers_workers(make_worker_commands()) == benchmarked
+    assert followers_workers(compose_worker_commands()) == benchmarked
+    assert sorted(map(queues_and_processes, make_worker_commands())) == sorted(
+        map(queues_and_processes, compose_worker_commands())
+    )
 
 
 def test_the_projections_queue_has_a_worker_of_its_own_and_every_queue_a_worker():
@@ -48,6 +57,14 @@ def test_the_projections_queue_has_a_worker_of_its_own_and_every_queue_a_worker(
 
     assert {"projections"} in consumed
     assert set().union(*consumed) == {follower.queue for follower in registry().values()} | routed
+
+
+def test_async_commands_have_a_worker_of_their_own():
+    consumed = [queues_and_processes(command)[0] for command in make_worker_commands()]
+
+    assert "commands" in consumed
+    for task in (run_command, sweep_accepted_commands):
+        assert app.amqp.router.route({}, task.name)["queue"].name == "commands"
 
 
 def test_a_rebuild_never_runs_on_the_projections_worker():

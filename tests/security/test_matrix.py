@@ -28,10 +28,11 @@ from django.urls import get_resolver, resolve
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from commands import inbox
 from commands.commands import PayOrder
 from commands.eventlog import head_position
 from commands.handlers import dispatch
-from commands.models import Customer, Order, Product
+from commands.models import Customer, InboxCommand, Order, Product
 from core import routers
 from projections.registry import registry
 from projections.runner import catch_up
@@ -66,6 +67,17 @@ class World:
 
     def fresh_product(self) -> Product:
         return ProductFactory(price=Decimal("10.00"), stock=50, actor=self.staff)
+
+    def async_command_of_a(self) -> InboxCommand:
+        """A command A sent with Prefer: respond-async (left accepted: no worker runs it here)."""
+        command = PayOrder(order_id=self.order_a.pk)
+        return InboxCommand.objects.create(
+            command_id=command.command_id,
+            type="PayOrder",
+            payload=inbox.encode(command),
+            actor=self.customer_a.user,
+            ordering_key=self.order_a.pk,
+        )
 
     def fresh_order_of_a(self, *, paid: bool = False) -> Order:
         order = place_order(self.customer_a, {self.fresh_product(): 2})
@@ -217,6 +229,15 @@ QUERIES: dict[str, Endpoint] = {
     ),
 }
 
+# The status of an asynchronous command: its sender and staff; to anyone else it does not exist.
+COMMAND_STATUS: dict[str, Endpoint] = {
+    "commands/status/{id} (A's command)": Endpoint(
+        "get",
+        lambda w: f"/api/commands/status/{w.async_command_of_a().command_id}/",
+        {ANON: 401, A: 200, B: 404, MANAGER: 404, STAFF: 200},
+    ),
+}
+
 # Operations: the schema and the health checks are public; /metrics needs staff (or the scraper's bearer token,
 # tests/config/test_metrics.py); the admin sends everyone who is not staff to its login page (302), and its
 # dashboard also needs projections.view_checkpoint, which plain staff lack (403).
@@ -230,7 +251,7 @@ OPERATIONS: dict[str, Endpoint] = {
     ),
 }
 
-MATRIX: dict[str, Endpoint] = {**COMMANDS, **QUERIES, **OPERATIONS}
+MATRIX: dict[str, Endpoint] = {**COMMANDS, **QUERIES, **COMMAND_STATUS, **OPERATIONS}
 CASES = [pytest.param(name, role, id=f"{name}-{role}") for name in MATRIX for role in ROLES]
 
 
@@ -274,5 +295,5 @@ def test_the_matrix_covers_every_command_and_query_endpoint(world):
     api = set(view_names(get_resolver().url_patterns))
     covered = {resolve(endpoint.path(world)).view_name for endpoint in MATRIX.values()}
     assert api - covered == set()
-    assert len([name for name in api if name.startswith("commands:")]) == 9
+    assert len([name for name in api if name.startswith("commands:")]) == 10  # nine commands and their status
     assert len([name for name in api if name.startswith("queries:")]) == 10  # five read models: list and detail
