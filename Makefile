@@ -18,7 +18,7 @@ DEMO_DAYS ?= 90
 SEED := EMAIL_BACKEND="$${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend}" $(MANAGE) seed_demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate seed test lint format worker beat clean bench audit replica replica-stop
+.PHONY: help install run serve migrate seed test lint format worker beat clean bench audit replica replica-stop
 
 help:  ## List the targets (the default: it changes nothing)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ seed: migrate  ## Add demo products, customers and orders (SEED_ARGS="--orders 5
 run: migrate  ## Migrate, seed an empty shop with 90 days of demo orders (DEMO_DAYS=...), serve http://127.0.0.1:8000 (ADDRESS=...)
 	$(SEED) --if-empty --days $(DEMO_DAYS) $(SEED_ARGS)
 	$(MANAGE) runserver $(ADDRESS)
+
+serve: migrate  ## Serve as in production (DEBUG=0 and SECRET_KEY set): collect static files, scripts/serve (ADDRESS=...)
+	$(MANAGE) collectstatic --noinput -v 0
+	PATH="$(abspath $(BIN)):$$PATH" scripts/serve $(ADDRESS)
 
 test: install  ## Run the tests (PYTEST_ARGS="-k seed -x")
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -86,8 +86,10 @@ def directive(site: Block, name: str) -> list[str]:
 
 
 def web_port() -> int:
-    command = " ".join(SERVICES["web"]["command"])
-    return int(re.search(r"--bind[= ]\S*:(\d+)", command).group(1))
+    """The port web listens on: scripts/serve's ADDRESS argument."""
+    serve, address = SERVICES["web"]["command"]
+    assert serve == "scripts/serve"
+    return int(address.rsplit(":", 1)[1])
 
 
 def test_the_caddyfile_parses_into_global_options_and_one_site():
