@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
@@ -215,6 +216,7 @@ def place_order(command: PlaceOrder, actor) -> Recorded:
             customer_email=customer.email,
             lines=items,
             total=order.total,
+            currency=settings.SHOP_CURRENCY,
         )
         return _record(order, [event], command, actor)
 

@@ -230,6 +230,10 @@ QUERY_PAGE_SIZE = env.int("QUERY_PAGE_SIZE", default=20)
 QUERY_MAX_PAGE_SIZE = env.int("QUERY_MAX_PAGE_SIZE", default=100)
 # How long a request with X-Min-Position waits for its projection before answering 503.
 QUERY_MIN_POSITION_WAIT_SECONDS = env.float("QUERY_MIN_POSITION_WAIT_SECONDS", default=2.0)
+
+# The currency the shop sells in (ISO 4217): new orders record it, and orders placed before
+# events carried a currency (OrderPlaced v1) are read as having been in it.
+SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR").upper()
 # How long a cached list response is kept; its key changes with every checkpoint advance anyway.
 QUERY_CACHE_SECONDS = env.int("QUERY_CACHE_SECONDS", default=300)
 

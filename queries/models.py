@@ -51,6 +51,7 @@ class OrderSummary(models.Model):
     status = models.CharField(max_length=16, choices=OrderStatus.choices)
     item_count = models.PositiveIntegerField(default=0)
     total = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)  # of the total and the lines' prices (ISO 4217)
     lines = models.JSONField(default=list)  # [{product_id, sku, product_name, quantity, unit_price}]
     placed_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)

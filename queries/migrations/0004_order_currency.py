@@ -1,0 +1,20 @@
+"""OrderSummary.currency (OrderPlaced v2). Existing rows were projected from v1 events, which
+read as orders in the shop's SHOP_CURRENCY: the rows get the value a rebuild would give them."""
+
+from django.conf import settings
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("queries", "0003_customer_orderings"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="ordersummary",
+            name="currency",
+            field=models.CharField(default=settings.SHOP_CURRENCY, max_length=3),
+            preserve_default=False,
+        ),
+    ]
