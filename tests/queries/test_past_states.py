@@ -200,3 +200,21 @@ def test_a_product_before_it_was_registered_is_not_found(anonymous_client, kettl
     registered = StoredEvent.objects.get(stream_id=kettle.pk).position
 
     assert anonymous_client.get(f"{PRODUCTS}{kettle.pk}/", {"as_of": registered - 1}).status_code == 404
+
+
+# --- The schema (what the fuzzer in test_schema_fuzz.py generates requests from) -----------------
+
+
+def test_the_schema_documents_as_of_and_the_history():
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+    paths = schema["paths"]
+
+    for detail in ("/api/queries/orders/{id}/", "/api/queries/products/{id}/"):
+        assert ("query", "as_of") in {(p["in"], p["name"]) for p in paths[detail]["get"]["parameters"]}
+    history = paths["/api/queries/orders/{id}/history/"]["get"]["responses"]
+    assert history["200"]["content"]["application/json"]["schema"]["items"] == {
+        "$ref": "#/components/schemas/OrderPastState"
+    }
+    state = schema["components"]["schemas"]["OrderPastState"]["properties"]
+    assert set(state) == {"position", "recorded_at", "type", "state"}
+    assert {"404", "400", "401"} <= set(history)
