@@ -143,7 +143,7 @@ def read_stream(stream_id: uuid.UUID) -> list[RecordedEvent]:
 def read_streams(stream_ids: Iterable[uuid.UUID]) -> list[RecordedEvent]:
     """Return every event of the given streams, oldest (lowest position) first."""
     rows = (
-        StoredEvent.objects.using(EVENT_LOG_DATABASE)
+        StoredEvent.objects.using(WRITE_DATABASE)
         .filter(stream_id__in=list(stream_ids))
         .order_by("position")
         .values_list(*_RECORDED_FIELDS)

@@ -25,7 +25,8 @@ from django.db import models
 
 from commands.eventlog import head_position, read_streams
 from commands.models import Customer, Order, OrderLine, Product
-from projections.base import Projection, registry
+from projections.base import Projection
+from projections.registry import registry
 
 __all__ = ["PastState", "StateAfterEvent", "head_position", "past_states", "state_at", "states_by_position"]
 

@@ -25,8 +25,8 @@ from commands.events import (
 )
 from commands.models import StoredEvent
 from core.routers import READ_PRIMARY
-from projections.base import replayable_projections
 from projections.rebuild import rebuild
+from projections.registry import replayable_projections
 from queries.models import OrderSummary
 from tests.factories import CustomerFactory, ProductFactory, place_order
 from tests.projections.helpers import read_models

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("queries", "0003_customer_orderings"),
+        ("queries", "0004_ordersummary_status_choices"),
     ]
 
     operations = [
