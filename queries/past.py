@@ -5,6 +5,9 @@ the projection's own handlers); here they are only asked for, checked and
 serialized with the detail's own serializer. Who may see a past state is who
 may see the row today: the detail's `get_object()` decides, so a row you may
 not see is a 404 at every point of its past too.
+
+These are the only query responses whose data comes from the event log (on the
+write database) rather than a read model: the past is not kept in read models.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ def _position(value: str) -> AsOf:
 class PastStatesMixin:
     """For a detail viewset over one aggregate's read model: `?as_of=` on retrieve, and `history()`.
 
-    `aggregate` names the write-side model whose id keys the read model (projections.history.SOURCES);
+    `aggregate` names the aggregate whose id keys the read model ("order", "product": projections.history.SOURCES);
     `history_serializer_class` serializes a PastState, with the detail's serializer for its state.
     """
 
