@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
@@ -94,7 +94,12 @@ class StoredEventAdmin(ReadOnlyAdmin):
         if not events:
             raise Http404(f"No events in stream {stream_id}.")
         aggregate = _aggregate(stream_id)
-        states = self.stream_states(stream_id) if self.stream_states else {}
+        try:
+            states = self.stream_states(stream_id) if self.stream_states else {}
+        except ValueError as error:
+            # An event this code cannot read (written by newer code): show the events, without states.
+            states = {}
+            messages.warning(request, f"The states after each event cannot be shown: {error}.")
         context = {
             **self.admin_site.each_context(request),
             "title": f"Event history of {aggregate._meta.verbose_name if aggregate else 'stream'} {stream_id}",
@@ -117,8 +122,14 @@ def show_stream_states(function: Callable[[uuid.UUID], dict[int, Any]]) -> None:
 
 
 def shown_data(event) -> dict:
-    """The event's data as code reads it: upcast to its type's newest version (the stored version is shown apart)."""
-    return upcast_data(event.type, event.data, event.schema_version)
+    """The event's data as code reads it: upcast to its type's newest version (the stored version is shown apart).
+
+    An event this code cannot read (a version newer than it) is shown as stored.
+    """
+    try:
+        return upcast_data(event.type, event.data, event.schema_version)
+    except ValueError:
+        return event.data
 
 
 def _aggregate(stream_id):

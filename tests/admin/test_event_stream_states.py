@@ -72,3 +72,16 @@ def test_an_old_event_is_shown_as_code_reads_it_upcast_with_its_stored_version(v
     assert "&quot;currency&quot;: &quot;GBP&quot;" in page
     (_, _, _, placed) = shown_events(viewer_client, order.pk)[0]
     assert placed.state["currency"] == "GBP"
+
+
+def test_an_event_newer_than_the_code_is_shown_as_stored_without_states(viewer_client):
+    order = place_order(CustomerFactory(), {ProductFactory(): 1})
+    StoredEvent.objects.filter(stream_id=order.pk).update(schema_version=99)
+
+    response = viewer_client.get(stream_url(order.pk))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "schema v99" in page
+    assert "What changed in the read model" not in page
+    assert "OrderPlaced v99 is newer than this code" in page
