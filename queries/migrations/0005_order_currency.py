@@ -1,8 +1,9 @@
 """OrderSummary.currency (OrderPlaced v2). Existing rows were projected from v1 events, which
 read as orders in the shop's SHOP_CURRENCY: the rows get the value a rebuild would give them."""
 
-from django.conf import settings
 from django.db import migrations, models
+
+import queries.models
 
 
 class Migration(migrations.Migration):
@@ -14,7 +15,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="ordersummary",
             name="currency",
-            field=models.CharField(default=settings.SHOP_CURRENCY, max_length=3),
-            preserve_default=False,
+            field=models.CharField(default=queries.models.shop_currency, max_length=3),
         ),
     ]
