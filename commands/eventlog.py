@@ -21,7 +21,7 @@ SQLite needs no lock: it allows a single writer at a time.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -138,6 +138,17 @@ def read_stream(stream_id: uuid.UUID) -> list[RecordedEvent]:
         StoredEvent.objects.using(WRITE_DATABASE)
         .filter(stream_id=stream_id)
         .order_by("version")
+        .values_list(*_RECORDED_FIELDS)
+    )
+    return [RecordedEvent(*row) for row in rows]
+
+
+def read_streams(stream_ids: Iterable[uuid.UUID]) -> list[RecordedEvent]:
+    """Return every event of the given streams, oldest (lowest position) first."""
+    rows = (
+        StoredEvent.objects.using(WRITE_DATABASE)
+        .filter(stream_id__in=list(stream_ids))
+        .order_by("position")
         .values_list(*_RECORDED_FIELDS)
     )
     return [RecordedEvent(*row) for row in rows]

@@ -1,9 +1,28 @@
 """The shop's domain events: what happened, in the past tense, as frozen dataclasses.
 
 Events are stored as JSON with their class name and schema version; decoding
-turns the JSON back into the dataclass using its type hints. Never change the
-meaning of a field in place: add a field with a default, or bump
-`schema_version` and teach `from_data` to read the old shape.
+first upcasts old JSON to the newest version (see "Upcasting" below), then
+turns it into the dataclass using its type hints. Never change the meaning of a
+field in place: add a field with a default, or add a version.
+
+Upcasting: adding the next version of an event
+----------------------------------------------
+Stored events are never rewritten. When an event's shape changes:
+
+1. Change the dataclass to the new shape and raise its `schema_version`
+   (OrderPlaced went from 1 to 2 when it gained `currency`).
+2. Write an upcaster from the previous version: a function that takes the
+   stored JSON of version N and returns the JSON of version N + 1, and register
+   it with `@upcaster(EventClass, from_version=N)`. Never edit an existing
+   upcaster: events of version N - 1 go through it and then through yours.
+3. Put a few events of the old shape in tests/fixtures/event_log_v1.json (or a
+   fixture of its own) and check that rebuilding from it gives the read models
+   a log written by today's code gives (tests/projections/test_upcasting.py).
+
+Every read of the log decodes through `decode_event` (RecordedEvent.event):
+projections, rebuilds, past states and the admin all see the newest shape.
+`append` always writes the class's `schema_version`, so new code never writes
+an old version.
 """
 
 from __future__ import annotations
@@ -18,6 +37,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, get_args, get_origin
 from uuid import UUID
+
+from django.conf import settings
 
 
 @dataclass(frozen=True)
@@ -34,10 +55,48 @@ class DomainEvent:
 
     @classmethod
     def from_data(cls, data: dict[str, Any], schema_version: int = 1) -> DomainEvent:
-        """Rebuild the event from stored JSON written with `schema_version`."""
-        if schema_version > cls.schema_version:
-            raise ValueError(f"{cls.__name__} v{schema_version} is newer than this code (v{cls.schema_version})")
-        return _decoder(cls)(data)
+        """Rebuild the event from stored JSON written with `schema_version`, upcast to the newest version."""
+        return _decoder(cls)(upcast(cls, data, schema_version))
+
+
+# --- Upcasting --------------------------------------------------------------
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+# (event type name, the version it reads) -> the function returning the next version's JSON.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def upcaster(event_class: type[DomainEvent], *, from_version: int):
+    """Register the decorated function as the upcaster of `event_class`'s JSON from `from_version` to the next."""
+
+    def register(function: Upcaster) -> Upcaster:
+        key = (event_class.type_name(), from_version)
+        if key in UPCASTERS:
+            raise ValueError(f"{event_class.__name__} v{from_version} already has an upcaster")
+        if from_version >= event_class.schema_version:
+            raise ValueError(f"{event_class.__name__} is at v{event_class.schema_version}: nothing to upcast to")
+        UPCASTERS[key] = function
+        return function
+
+    return register
+
+
+def upcast(event_class: type[DomainEvent], data: dict[str, Any], schema_version: int) -> dict[str, Any]:
+    """Return stored JSON of `schema_version` as JSON of `event_class`'s newest version, one step at a time."""
+    if schema_version > event_class.schema_version:
+        raise ValueError(
+            f"{event_class.__name__} v{schema_version} is newer than this code (v{event_class.schema_version})"
+        )
+    if schema_version < 1:
+        raise ValueError(f"{event_class.__name__} v{schema_version} is not a schema version")
+    for version in range(schema_version, event_class.schema_version):
+        try:
+            step = UPCASTERS[(event_class.type_name(), version)]
+        except KeyError:
+            raise ValueError(f"{event_class.__name__} v{version} has no upcaster to v{version + 1}") from None
+        data = step(dict(data))  # a copy: the stored JSON (a RecordedEvent's data) stays as it was
+    return data
 
 
 def _encode(value: Any) -> Any:
@@ -143,6 +202,8 @@ class OrderedItem:
 
 @dataclass(frozen=True)
 class OrderPlaced(DomainEvent):
+    schema_version: ClassVar[int] = 2  # v2 added `currency`
+
     order_id: UUID
     customer_id: UUID
     # The customer's name and e-mail as they were when ordering, so that read
@@ -151,6 +212,14 @@ class OrderPlaced(DomainEvent):
     customer_email: str
     lines: tuple[OrderedItem, ...]
     total: Decimal
+    # ISO 4217 code of `total` and the lines' prices; the shop sells in one currency, its SHOP_CURRENCY.
+    currency: str = dataclasses.field(default_factory=lambda: settings.SHOP_CURRENCY)
+
+
+@upcaster(OrderPlaced, from_version=1)
+def _order_placed_gains_currency(data: dict[str, Any]) -> dict[str, Any]:
+    # Before v2 the shop sold in one currency only, its SHOP_CURRENCY.
+    return {**data, "currency": settings.SHOP_CURRENCY}
 
 
 @dataclass(frozen=True)
@@ -192,10 +261,19 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
 }
 
 
-def decode_event(type_name: str, data: dict[str, Any], schema_version: int = 1) -> DomainEvent:
-    """Return the typed event for a stored `type_name` and its JSON `data`."""
+def event_class(type_name: str) -> type[DomainEvent]:
+    """Return the event class stored under `type_name`."""
     try:
-        cls = EVENT_TYPES[type_name]
+        return EVENT_TYPES[type_name]
     except KeyError:
         raise ValueError(f"unknown event type {type_name!r}") from None
-    return cls.from_data(data, schema_version)
+
+
+def decode_event(type_name: str, data: dict[str, Any], schema_version: int = 1) -> DomainEvent:
+    """Return the typed event, at its newest version, for a stored `type_name` and its JSON `data`."""
+    return event_class(type_name).from_data(data, schema_version)
+
+
+def upcast_data(type_name: str, data: dict[str, Any], schema_version: int = 1) -> dict[str, Any]:
+    """Return stored JSON as the JSON of the newest version of its event type (for showing it)."""
+    return upcast(event_class(type_name), data, schema_version)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -229,6 +230,7 @@ def place_order(command: PlaceOrder, actor, at: datetime | None) -> Recorded:
             customer_email=customer.email,
             lines=items,
             total=order.total,
+            currency=settings.SHOP_CURRENCY,
         )
         return _record(order, [event], command, actor, at)
 

@@ -246,6 +246,10 @@ QUERY_MAX_PAGE_SIZE = env.int("QUERY_MAX_PAGE_SIZE", default=100)
 QUERY_MIN_POSITION_WAIT_SECONDS = env.float("QUERY_MIN_POSITION_WAIT_SECONDS", default=2.0)
 # Requests one client (by address) may hold waiting for a read position, per web process.
 QUERY_WAITS_PER_CLIENT = env.int("QUERY_WAITS_PER_CLIENT", default=8)
+
+# The currency the shop sells in (ISO 4217): new orders record it, and orders placed before
+# events carried a currency (OrderPlaced v1) are read as having been in it.
+SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR").upper()
 # How long a cached list response is kept; its key changes with every checkpoint advance anyway.
 QUERY_CACHE_SECONDS = env.int("QUERY_CACHE_SECONDS", default=300)
 

@@ -81,18 +81,33 @@ class Projection:
 
     def apply(self, batch: list[RecordedEvent], model: type[models.Model]) -> None:
         """Apply `batch`, oldest first, to the rows of `model` (the read model or a scratch copy)."""
-        relevant = [(recorded, self.handlers[recorded.type]) for recorded in batch if recorded.type in self.handlers]
+        relevant = self.relevant(batch)
         if not relevant:
             return
         keys = {key for recorded, handler in relevant for key in handler.rows(recorded.event, recorded)}
         rows = model._default_manager.db_manager(READ_PRIMARY).in_bulk(list(keys))
-        rows.update({key: self.new_row(model, key) for key in keys - rows.keys()})
+        self.fold(relevant, rows, model)
+        self.write(model, list(rows.values()))
+
+    def relevant(self, batch: list[RecordedEvent]) -> list[tuple[RecordedEvent, Handler]]:
+        """The events of `batch` this projection handles, each with its handler, oldest first."""
+        return [(recorded, self.handlers[recorded.type]) for recorded in batch if recorded.type in self.handlers]
+
+    def fold(self, relevant: list[tuple[RecordedEvent, Handler]], rows: dict, model: type[models.Model]) -> None:
+        """Apply the events to `rows` (key -> row of `model`) in memory, adding a new row for each key it lacks.
+
+        The seam between the handlers and the database: `apply` loads the rows before
+        and writes them after, and past states (projections.history) fold an
+        aggregate's events into rows that are never saved, through the same handlers.
+        """
         for recorded, handler in relevant:
+            for key in handler.rows(recorded.event, recorded):
+                if key not in rows:
+                    rows[key] = self.new_row(model, key)
             try:
                 handler.apply(self, rows, recorded.event, recorded)
             except Exception as error:
                 raise HandlerFailed(recorded.position, recorded.type) from error
-        self.write(model, list(rows.values()))
 
     def write(self, model: type[models.Model], rows: list[models.Model]) -> None:
         """Upsert `rows` in one statement."""

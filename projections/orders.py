@@ -22,7 +22,7 @@ class OrderSummaryProjection(Projection):
         row.customer_name, row.customer_email = event.customer_name, event.customer_email
         row.status = OrderStatus.PLACED
         row.item_count = sum(line.quantity for line in event.lines)
-        row.total = event.total
+        row.total, row.currency = event.total, event.currency
         row.lines = [
             {
                 "product_id": str(line.product_id),

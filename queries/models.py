@@ -4,10 +4,16 @@ Nothing but fields, indexes and Meta. Every row is keyed by the id of the
 thing a reader asks for, so a projection can upsert it in bulk.
 """
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 from commands.domain.orders import OrderStatus
+
+
+def shop_currency() -> str:
+    """The shop's currency (SHOP_CURRENCY): what an order is in unless its events say otherwise."""
+    return settings.SHOP_CURRENCY
 
 
 class ProductCatalog(models.Model):
@@ -51,6 +57,7 @@ class OrderSummary(models.Model):
     status = models.CharField(max_length=16, choices=OrderStatus.choices)
     item_count = models.PositiveIntegerField(default=0)
     total = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3, default=shop_currency)  # of the total and the lines' prices (ISO 4217)
     lines = models.JSONField(default=list)  # [{product_id, sku, product_name, quantity, unit_price}]
     placed_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)

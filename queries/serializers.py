@@ -54,12 +54,25 @@ class OrderSerializer(ReadOnlyModelSerializer):
             "status",
             "item_count",
             "total",
+            "currency",
             "lines",
             "placed_at",
             "paid_at",
             "shipped_at",
             "cancelled_at",
         ]
+
+
+class PastStateSerializer(serializers.Serializer):
+    """One state in a row's history (projections.history.PastState): the event, and the row after it."""
+
+    position = serializers.IntegerField(help_text="The position of the event that led to this state.")
+    recorded_at = serializers.DateTimeField(help_text="When that event was recorded.")
+    type = serializers.CharField(source="event_type", help_text="That event's type, e.g. OrderPaid.")
+
+
+class OrderPastStateSerializer(PastStateSerializer):
+    state = OrderSerializer(source="row", help_text="The order after the event, as its detail shows it.")
 
 
 class CustomerSerializer(ReadOnlyModelSerializer):

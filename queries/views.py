@@ -7,8 +7,9 @@ through `self.read_database`; nothing here reads the write side's tables.
 from functools import cached_property
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
@@ -18,8 +19,9 @@ from queries.caching import CachedListMixin
 from queries.consistency import ConsistentReadMixin
 from queries.filters import DailySalesFilter, OrderFilter, ProductFilter, StableOrderingFilter
 from queries.models import CustomerOrderHistory, DailySales, OrderSummary, ProductCatalog
-from queries.openapi import query_schema
+from queries.openapi import ERRORS, MIN_POSITION, RESPONSE_HEADERS, query_schema
 from queries.pagination import OrderCursorPagination, PagePagination
+from queries.past import AS_OF_HELP, AS_OF_PARAMETER, PastStatesMixin
 from queries.permissions import (
     AllowAny,
     IsAdminUser,
@@ -31,10 +33,12 @@ from queries.permissions import (
 from queries.serializers import (
     CustomerSerializer,
     DailySalesSerializer,
+    OrderPastStateSerializer,
     OrderSerializer,
     ProductSerializer,
     ProjectionStatusDetailSerializer,
     ProjectionStatusSerializer,
+    QueryErrorSerializer,
 )
 from queries.throttles import QueryAnonThrottle, QueryUserThrottle
 
@@ -51,8 +55,11 @@ class QueryViewSet(ConsistentReadMixin, viewsets.ReadOnlyModelViewSet):
         return super().get_queryset().using(self.read_database)
 
 
+AS_OF = OpenApiParameter(AS_OF_PARAMETER, str, OpenApiParameter.QUERY, description=AS_OF_HELP)
+
+
 @query_schema(ProductSerializer, cached=True)
-class ProductViewSet(CachedListMixin, QueryViewSet):
+class ProductViewSet(PastStatesMixin, CachedListMixin, QueryViewSet):
     """The catalog: price, category, stock available, units sold and status. Public."""
 
     queryset = ProductCatalog.objects.defer("search_vector")
@@ -63,13 +70,19 @@ class ProductViewSet(CachedListMixin, QueryViewSet):
     lookup_field = "product_id"
     projections = ("product_catalog",)
     cache_family = "products"
+    aggregate = "product"
 
     def cache_visibility(self, request) -> str:
         return "public"  # everyone sees the same catalog
 
+    @extend_schema(parameters=[AS_OF])
+    def retrieve(self, request, *args, **kwargs):
+        """A product, now or as it was at `as_of`."""
+        return super().retrieve(request, *args, **kwargs)
+
 
 @query_schema(OrderSerializer, list_errors=(400,))
-class OrderViewSet(QueryViewSet):
+class OrderViewSet(PastStatesMixin, QueryViewSet):
     """Order summaries with their customer and lines, newest first: a customer's own, or all for staff."""
 
     queryset = OrderSummary.objects.all()
@@ -80,6 +93,8 @@ class OrderViewSet(QueryViewSet):
     ordering_fields = ["placed_at", "total"]
     permission_classes = [IsAuthenticated]
     lookup_field = "order_id"
+    aggregate = "order"
+    history_serializer_class = OrderPastStateSerializer
 
     projections = ("order_summary", "customer_history")
 
@@ -95,6 +110,27 @@ class OrderViewSet(QueryViewSet):
 
     def get_queryset(self):
         return orders_visible_to(self.request.user, super().get_queryset(), customer_id=self.customer_id)
+
+    @extend_schema(parameters=[AS_OF])
+    def retrieve(self, request, *args, **kwargs):
+        """An order, now or as it was at `as_of`."""
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="queries_orders_history",
+        parameters=[*MIN_POSITION, *RESPONSE_HEADERS],
+        responses={
+            200: OrderPastStateSerializer(many=True),
+            **{
+                code: OpenApiResponse(QueryErrorSerializer, description=ERRORS[code])
+                for code in (400, 401, 404, 429, 503)
+            },
+        },
+    )
+    @action(detail=True, pagination_class=None, filter_backends=[])
+    def history(self, request, *args, **kwargs):
+        """The order after each of its events, oldest first, computed from the event log."""
+        return self.history_response()
 
 
 @query_schema(CustomerSerializer)

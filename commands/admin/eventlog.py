@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
@@ -12,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from commands.eventlog import read_stream
-from commands.events import EVENT_TYPES
+from commands.events import EVENT_TYPES, upcast_data
 from commands.models import Customer, OperatorAction, Order, Product, StoredEvent
 from core.admin import ReadOnlyAdmin, pretty_json, stream_link, stream_url
 
@@ -43,6 +45,10 @@ class StoredEventAdmin(ReadOnlyAdmin):
     list_per_page = 50
     fields = ["position", "type", "schema_version", "stream", "version", "recorded_at", "payload", "meta"]
     readonly_fields = ["stream", "payload", "meta"]
+    # The aggregate's read-model state after each event of a stream, for the stream page:
+    # stream id -> {position: an object with `state` (field -> value) and `changes` ([(field, before, after)])}.
+    # The write side knows no read model: the projections plug this in (projections/apps.py).
+    stream_states: Callable[[uuid.UUID], dict[int, Any]] | None = None
 
     def get_urls(self):
         stream = path(
@@ -74,7 +80,7 @@ class StoredEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="data")
     def payload(self, event):
-        return pretty_json(event.data)
+        return pretty_json(shown_data(event))
 
     @admin.display(description="metadata")
     def meta(self, event):
@@ -88,6 +94,12 @@ class StoredEventAdmin(ReadOnlyAdmin):
         if not events:
             raise Http404(f"No events in stream {stream_id}.")
         aggregate = _aggregate(stream_id)
+        try:
+            states = self.stream_states(stream_id) if self.stream_states else {}
+        except ValueError as error:
+            # An event this code cannot read (written by newer code): show the events, without states.
+            states = {}
+            messages.warning(request, f"The states after each event cannot be shown: {error}.")
         context = {
             **self.admin_site.each_context(request),
             "title": f"Event history of {aggregate._meta.verbose_name if aggregate else 'stream'} {stream_id}",
@@ -95,10 +107,29 @@ class StoredEventAdmin(ReadOnlyAdmin):
             "stream_id": stream_id,
             "aggregate": aggregate,
             "aggregate_url": _admin_url(request, aggregate),
-            "events": [(event, pretty_json(event.data), pretty_json(event.metadata)) for event in events],
+            "events": [
+                (event, pretty_json(shown_data(event)), pretty_json(event.metadata), states.get(event.position))
+                for event in events
+            ],
             "changelist_url": reverse("admin:commands_storedevent_changelist") + f"?stream_id={stream_id}",
         }
         return TemplateResponse(request, "admin/commands/storedevent/stream.html", context)
+
+
+def show_stream_states(function: Callable[[uuid.UUID], dict[int, Any]]) -> None:
+    """Have the stream page show what `function` gives: the aggregate's state after each event, and its changes."""
+    StoredEventAdmin.stream_states = staticmethod(function)
+
+
+def shown_data(event) -> dict:
+    """The event's data as code reads it: upcast to its type's newest version (the stored version is shown apart).
+
+    An event this code cannot read (a version newer than it) is shown as stored.
+    """
+    try:
+        return upcast_data(event.type, event.data, event.schema_version)
+    except ValueError:
+        return event.data
 
 
 def _aggregate(stream_id):

@@ -62,7 +62,9 @@ def test_a_customer_orders_for_themself(customer_client, customer, product):
             }
         ],
         "total": "29.97",
+        "currency": "EUR",
     }
+    assert event.schema_version == 2
     assert_metadata(event, command="PlaceOrder", actor=customer.user)
 
 

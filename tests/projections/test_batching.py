@@ -68,7 +68,7 @@ def test_a_batch_costs_the_same_queries_for_10_orders_as_for_100(name):
     if name == "order_summary" and connections[READ_PRIMARY].vendor == "sqlite":
         pytest.skip(
             "SQLite allows 999 parameters per statement, so Django splits an upsert of 100 order "
-            "summaries (12 columns each) into two statements; PostgreSQL shows the single upsert"
+            "summaries (13 columns each) into two statements; PostgreSQL shows the single upsert"
         )
     shop = [ProductFactory(stock=500, price=Decimal("5.00")) for _ in range(5)], [CustomerFactory() for _ in range(3)]
     project(name)

@@ -96,6 +96,7 @@ def order_rows(count: int, *, customer_id: uuid.UUID | None = None, **fields) ->
             "status": "placed",
             "item_count": 1,
             "total": Decimal("10.00"),
+            "currency": "EUR",
             "lines": [
                 {
                     "product_id": str(uuid.uuid4()),

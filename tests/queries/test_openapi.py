@@ -38,6 +38,7 @@ def test_it_describes_every_query_endpoint(schema):
         "/api/queries/products/{id}/",
         "/api/queries/orders/",
         "/api/queries/orders/{id}/",
+        "/api/queries/orders/{id}/history/",
         "/api/queries/customers/",
         "/api/queries/customers/{id}/",
         "/api/queries/sales/daily/",

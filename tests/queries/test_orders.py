@@ -49,6 +49,7 @@ def test_a_customer_reads_their_own_order_with_its_lines(customer_client, custom
         "status": "placed",
         "item_count": 2,
         "total": "5.00",
+        "currency": "EUR",
         "lines": [
             {
                 "product_id": str(product.pk),

@@ -36,10 +36,10 @@ FROM generate_series(1::bigint, %s) AS i
 
 FILL_ORDERS = """
 INSERT INTO queries_ordersummary (order_id, customer_id, customer_name, customer_email, status, item_count,
-                                  total, lines, placed_at)
+                                  total, currency, lines, placed_at)
 SELECT lpad(to_hex(i), 32, '0')::uuid, md5('customer' || (i %% 20000))::uuid, 'A customer', 'customer@example.com',
        (ARRAY['placed', 'paid', 'shipped', 'cancelled'])[i %% 4 + 1], 1 + i %% 5,
-       ((i * 7919) %% 100000) / 100.0, '[]'::jsonb, TIMESTAMPTZ '2030-01-01' - i * INTERVAL '1 minute'
+       ((i * 7919) %% 100000) / 100.0, 'EUR', '[]'::jsonb, TIMESTAMPTZ '2030-01-01' - i * INTERVAL '1 minute'
 FROM generate_series(1::bigint, %s) AS i
 """
 

@@ -203,6 +203,12 @@ QUERIES: dict[str, Endpoint] = {
     "queries/orders/{id} (A's order)": Endpoint(
         "get", lambda w: f"/api/queries/orders/{w.order_a.pk}/", {ANON: 401, A: 200, B: 404, MANAGER: 404, STAFF: 200}
     ),
+    # An order's past (history/, and ?as_of= on its detail) is shown to whoever may see the order now.
+    "queries/orders/{id}/history (A's order)": Endpoint(
+        "get",
+        lambda w: f"/api/queries/orders/{w.order_a.pk}/history/",
+        {ANON: 401, A: 200, B: 404, MANAGER: 404, STAFF: 200},
+    ),
     "queries/customers (list)": Endpoint(
         "get", lambda w: "/api/queries/customers/", {ANON: 401, A: 200, B: 200, MANAGER: 200, STAFF: 200}
     ),
@@ -296,4 +302,5 @@ def test_the_matrix_covers_every_command_and_query_endpoint(world):
     covered = {resolve(endpoint.path(world)).view_name for endpoint in MATRIX.values()}
     assert api - covered == set()
     assert len([name for name in api if name.startswith("commands:")]) == 10  # nine commands and their status
-    assert len([name for name in api if name.startswith("queries:")]) == 10  # five read models: list and detail
+    # Five read models, each a list and a detail, and an order's history.
+    assert len([name for name in api if name.startswith("queries:")]) == 11
