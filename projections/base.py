@@ -7,7 +7,8 @@ and writes them back with one bulk upsert. Handlers never query or save.
 
 Subscribers (e-mail, cache) follow the same log with their own checkpoints
 but cause side effects instead of building read models, so rebuilds never
-replay them.
+replay them. Process managers are subscribers whose side effect is a command
+(projections.process_managers).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Projection:
     model: ClassVar[type[models.Model]]
     cache_family: ClassVar[str]  # the cached query responses (queries.caching) built from `model`
     queue: ClassVar[str] = "projections"
+    kind: ClassVar[str] = "projection"
     replayable: ClassVar[bool] = True  # rebuilt from the log; subscribers are not
     handlers: ClassVar[dict[str, Handler]]
 
@@ -113,6 +115,7 @@ class Subscriber:
 
     name: ClassVar[str]
     queue: ClassVar[str]
+    kind: ClassVar[str] = "subscriber"
     replayable: ClassVar[bool] = False
     event_types: ClassVar[list[str]]
 
@@ -124,12 +127,25 @@ class Subscriber:
         """Carry out what `handle` recorded, now that it is committed."""
 
 
+class ProcessManager(Subscriber):
+    """Follows the log and reacts by issuing commands (or alerts): never replayed, like any subscriber.
+
+    Its own state (deadlines, stock levels) lives on `read` and changes in its
+    checkpoint's transaction; the commands it issues go to `default` through
+    projections.process_managers.issuing, which makes each one happen at most once.
+    """
+
+    kind = "process_manager"
+
+
 @functools.cache
 def registry() -> dict[str, Projection | Subscriber]:
-    """Every projection and subscriber, by name, projections first."""
+    """Every follower, by name: projections first, then subscribers and process managers."""
     from projections.catalog import ProductCatalogProjection
     from projections.customers import CustomerOrderHistoryProjection
     from projections.orders import OrderSummaryProjection
+    from projections.process_managers.low_stock import LowStockAlert
+    from projections.process_managers.payment_timeout import PaymentTimeout
     from projections.sales import DailySalesProjection
     from projections.subscribers.cache import CacheInvalidator
     from projections.subscribers.notifications import Notifier
@@ -141,6 +157,8 @@ def registry() -> dict[str, Projection | Subscriber]:
         DailySalesProjection(),
         Notifier(),
         CacheInvalidator(),
+        PaymentTimeout(),
+        LowStockAlert(),
     ]
     return {follower.name: follower for follower in followers}
 

@@ -54,6 +54,8 @@ class OrderSummary(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Why: the customer's or operator's words, or "payment_timeout" when it was never paid.
+    cancellation_reason = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["-placed_at", "-order_id"]
