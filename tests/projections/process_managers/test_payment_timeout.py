@@ -1,9 +1,11 @@
 """The payment timeout: an unpaid order is cancelled once, with its reason; one paid or cancelled in time is not."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.utils import timezone
 
 from commands.models import Order, OrderStatus, Product, StoredEvent
@@ -162,3 +164,15 @@ def test_following_the_log_again_keeps_every_deadline_as_it_was(customer, kettle
     assert (deadline_of(unpaid).state, deadline_of(paid).state) == ("fired", "closed")
     assert len(cancellations_of(unpaid)) == 1
     assert IssuedCommand.objects.count() == 1
+
+
+def test_the_management_command_fires_the_due_deadlines(customer, kettle, settings):
+    settings.ORDER_PAYMENT_TIMEOUT_SECONDS = 0
+    order = place_order(customer, {kettle: 1})
+    project("payment_timeout")
+    out = StringIO()
+
+    call_command("fire_payment_deadlines", stdout=out)
+
+    assert out.getvalue() == "1 order(s) cancelled for want of payment.\n"
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.CANCELLED
