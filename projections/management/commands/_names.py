@@ -18,7 +18,9 @@ def chosen_projections(names: list[str], *, everything: bool) -> list:
     if unknown:
         subscribers = [name for name in unknown if name in registry()]
         hint = (
-            f" ({', '.join(subscribers)}: subscribers and process managers are never replayed)" if subscribers else ""
+            f" ({', '.join(subscribers)}: subscribers are never replayed, nor are process managers)"
+            if subscribers
+            else ""
         )
         raise CommandError(f"Unknown projection {', '.join(unknown)}{hint}. Known: {', '.join(available)}.")
     return [available[name] for name in names]

@@ -119,5 +119,5 @@ def test_rebuilding_every_projection_replays_no_process_manager(settings, custom
     assert {name: (checkpoint(name).position, checkpoint(name).updated_at) for name in PROCESS_MANAGERS} == before
     assert (StoredEvent.objects.count(), IssuedCommand.objects.count()) == (events, 1)
     assert (OutgoingEmail.objects.using(READ_PRIMARY).count(), len(mail.outbox)) == (emails, sent)
-    with pytest.raises(CommandError, match="process managers are never replayed"):
+    with pytest.raises(CommandError, match="payment_timeout: subscribers are never replayed, nor are process managers"):
         call_command("rebuild_projections", "payment_timeout", stdout=StringIO())
