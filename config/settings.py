@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "commands",
     "projections",
+    "projections.process_managers",
     "queries",
 ]
 
@@ -181,6 +182,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projections.tasks.sample_lag",
         "schedule": 30.0,
     },
+    # Cancels the orders left unpaid; a deadline fires at most this late (an indexed query when none is due).
+    "fire-payment-deadlines": {
+        "task": "projections.process_managers.tasks.fire_payment_deadlines",
+        "schedule": 5.0,
+        "options": {"queue": "notifications"},
+    },
 }
 
 # --- Projections -----------------------------------------------------------
@@ -188,6 +195,12 @@ PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
 # Attempts at a failing event before its projection is marked failed (at least 2,
 # so the last attempt runs one event at a time and names the event).
 PROJECTION_MAX_ATTEMPTS = max(2, env.int("PROJECTION_MAX_ATTEMPTS", default=3))
+
+# --- Process managers (projections/process_managers) ----------------------------
+# An order still placed (not paid) this long after it was placed is cancelled with reason payment_timeout.
+ORDER_PAYMENT_TIMEOUT_SECONDS = env.int("ORDER_PAYMENT_TIMEOUT_SECONDS", default=1800)
+# Catalog managers get one e-mail when a product's available stock falls below this.
+LOW_STOCK_THRESHOLD = env.int("LOW_STOCK_THRESHOLD", default=5)
 
 # The bearer token a Prometheus scraper sends to /metrics (staff sessions work without it).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")

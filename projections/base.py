@@ -7,7 +7,8 @@ and writes them back with one bulk upsert. Handlers never query or save.
 
 Subscribers (e-mail, cache) follow the same log with their own checkpoints
 but cause side effects instead of building read models, so rebuilds never
-replay them. The concrete followers are listed in projections.registry.
+replay them. Process managers are subscribers whose side effect is a command
+(projections.process_managers). The concrete followers are listed in projections.registry.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Projection:
     model: ClassVar[type[models.Model]]
     cache_family: ClassVar[str]  # the cached query responses (queries.caching) built from `model`
     queue: ClassVar[str] = "projections"
+    kind: ClassVar[str] = "projection"
     replayable: ClassVar[bool] = True  # rebuilt from the log; subscribers are not
     handlers: ClassVar[dict[str, Handler]]
 
@@ -127,6 +129,7 @@ class Subscriber:
 
     name: ClassVar[str]
     queue: ClassVar[str]
+    kind: ClassVar[str] = "subscriber"
     replayable: ClassVar[bool] = False
     event_types: ClassVar[list[str]]
 
@@ -136,3 +139,14 @@ class Subscriber:
 
     def after_commit(self, handled: Any) -> None:
         """Carry out what `handle` recorded, now that it is committed."""
+
+
+class ProcessManager(Subscriber):
+    """Follows the log and reacts by issuing commands (or alerts): never replayed, like any subscriber.
+
+    Its own state (deadlines, stock levels) lives on `read` and changes in its
+    checkpoint's transaction; the commands it issues go to `default` through
+    projections.process_managers.issuing, which makes each one happen at most once.
+    """
+
+    kind = "process_manager"

@@ -139,3 +139,53 @@ class LagSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.lag_events} behind at {self.taken_at:%H:%M:%S}"
+
+
+# --- Process managers' state (written in their checkpoint's transaction) ------------------------------------------
+
+
+class PaymentDeadline(models.Model):
+    """When an order placed but not paid is cancelled (projections.process_managers.payment_timeout).
+
+    Written when the process manager follows OrderPlaced, closed when it follows
+    the order's payment, shipping or cancellation, and fired by beat once due.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"  # waiting for payment or for the deadline
+        CLOSED = "closed"  # paid, shipped or cancelled before it fell due: left alone
+        FIRED = "fired"  # the order was cancelled with reason payment_timeout
+        REFUSED = "refused"  # the cancellation was refused: the order had moved on in the meantime
+
+    order_id = models.UUIDField(primary_key=True)
+    position = models.BigIntegerField(unique=True)  # the OrderPlaced event; the cancellation's id derives from it
+    order_version = models.PositiveIntegerField()  # the order's version when placed: any later change wins
+    due_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    detail = models.CharField(max_length=500, blank=True)  # why a cancellation was refused
+    fired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [models.Index(fields=["state", "due_at"], name="deadline_by_state")]
+
+    def __str__(self) -> str:
+        return f"payment of {self.order_id} due {self.due_at:%Y-%m-%d %H:%M:%S} ({self.state})"
+
+
+class StockLevel(models.Model):
+    """A product's available stock as the low-stock process manager has followed it, and whether it has warned."""
+
+    product_id = models.UUIDField(primary_key=True)
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    stock = models.IntegerField(default=0)
+    # Set when the stock fell below the threshold and the catalog managers were told; cleared when it
+    # is back at or above it, so the next fall warns again: one e-mail per crossing.
+    alerted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return f"{self.sku}: {self.stock}{' (alerted)' if self.alerted else ''}"

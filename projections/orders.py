@@ -49,3 +49,4 @@ class OrderSummaryProjection(Projection):
     def cancelled(self, rows, event: OrderCancelled, recorded):
         row = rows[event.order_id]
         row.status, row.cancelled_at = OrderStatus.CANCELLED, recorded.recorded_at
+        row.cancellation_reason = event.reason

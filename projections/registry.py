@@ -12,6 +12,8 @@ from projections.base import Projection, Subscriber
 from projections.catalog import ProductCatalogProjection
 from projections.customers import CustomerOrderHistoryProjection
 from projections.orders import OrderSummaryProjection
+from projections.process_managers.low_stock import LowStockAlert
+from projections.process_managers.payment_timeout import PaymentTimeout
 from projections.sales import DailySalesProjection
 from projections.subscribers.cache import CacheInvalidator
 from projections.subscribers.notifications import Notifier
@@ -19,7 +21,7 @@ from projections.subscribers.notifications import Notifier
 
 @functools.cache
 def registry() -> dict[str, Projection | Subscriber]:
-    """Every projection and subscriber, by name, projections first."""
+    """Every follower, by name: projections first, then subscribers and process managers."""
     followers = [
         ProductCatalogProjection(),
         OrderSummaryProjection(),
@@ -27,6 +29,8 @@ def registry() -> dict[str, Projection | Subscriber]:
         DailySalesProjection(),
         Notifier(),
         CacheInvalidator(),
+        PaymentTimeout(),
+        LowStockAlert(),
     ]
     return {follower.name: follower for follower in followers}
 

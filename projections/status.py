@@ -1,4 +1,4 @@
-"""Where each projection and subscriber stands: position, lag, state, last error.
+"""Where each projection, subscriber and process manager stands: position, lag, state, last error.
 
 Shared by `manage.py projection_status`, the query API and the dashboard.
 """
@@ -20,7 +20,7 @@ from projections.registry import registry
 @dataclass(frozen=True)
 class FollowerStatus:
     name: str
-    kind: str  # "projection" or "subscriber"
+    kind: str  # "projection", "subscriber" or "process_manager"
     queue: str
     position: int
     head: int
@@ -53,7 +53,7 @@ def _status(follower, checkpoint: Checkpoint | None, head: int) -> FollowerStatu
     oldest = pending.order_by("position").values_list("recorded_at", flat=True).first()
     return FollowerStatus(
         name=follower.name,
-        kind="projection" if follower.replayable else "subscriber",
+        kind=follower.kind,
         queue=follower.queue,
         position=position,
         head=head,

@@ -63,6 +63,9 @@ class OrderSummary(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Why: the customer's or operator's words, or "payment_timeout" when it was never paid. A default in the
+    # database too, so that rows written without it (older code during a deploy, bulk SQL) still insert.
+    cancellation_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-placed_at", "-order_id"]

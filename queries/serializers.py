@@ -60,6 +60,7 @@ class OrderSerializer(ReadOnlyModelSerializer):
             "paid_at",
             "shipped_at",
             "cancelled_at",
+            "cancellation_reason",
         ]
 
 
@@ -91,10 +92,10 @@ class DailySalesSerializer(ReadOnlyModelSerializer):
 
 
 class ProjectionStatusSerializer(serializers.Serializer):
-    """One projection or subscriber (projections.status.FollowerStatus)."""
+    """One projection, subscriber or process manager (projections.status.FollowerStatus)."""
 
     name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["projection", "subscriber"])
+    kind = serializers.ChoiceField(choices=["projection", "subscriber", "process_manager"])
     queue = serializers.CharField()
     position = serializers.IntegerField(help_text="The last event applied.")
     head = serializers.IntegerField(help_text="The newest event in the log.")

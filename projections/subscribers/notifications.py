@@ -1,4 +1,5 @@
-"""E-mail to customers: an order confirmation on OrderPlaced, a dispatch notice on OrderShipped.
+"""E-mail to customers: an order confirmation on OrderPlaced, a dispatch notice on OrderShipped, a
+cancellation notice (with its reason) on OrderCancelled.
 
 At most once per event: the message is recorded in the checkpoint's
 transaction (one row per event and kind, unique), and sent after commit by
@@ -14,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from commands.eventlog import RecordedEvent, read_stream
-from commands.events import OrderPlaced, OrderShipped
+from commands.events import OrderCancelled, OrderPlaced, OrderShipped
 from core.routers import READ_PRIMARY
 from projections.base import Subscriber
 from projections.models import OutgoingEmail
@@ -33,7 +34,7 @@ def order_confirmation(event: OrderPlaced) -> tuple[str, str, str]:
 class Notifier(Subscriber):
     name = "notifications"
     queue = "notifications"
-    event_types = [OrderPlaced.type_name(), OrderShipped.type_name()]
+    event_types = [OrderPlaced.type_name(), OrderShipped.type_name(), OrderCancelled.type_name()]
 
     def handle(self, batch: list[RecordedEvent]) -> None:
         emails = []
@@ -60,6 +61,9 @@ class Notifier(Subscriber):
         elif recorded.type == OrderShipped.type_name():
             recipient, subject, body = self._dispatch_notice(recorded)
             kind = "dispatch_notice"
+        elif recorded.type == OrderCancelled.type_name():
+            recipient, subject, body = self._cancellation_notice(recorded)
+            kind = "cancellation_notice"
         else:
             return None
         return OutgoingEmail(position=recorded.position, kind=kind, recipient=recipient, subject=subject, body=body)
@@ -70,6 +74,23 @@ class Notifier(Subscriber):
         subject = f"Your order {str(placed.order_id)[:8]} is on its way"
         body = f"Dear {placed.customer_name},\n\nYour order {placed.order_id} has been shipped.\n"
         return placed.customer_email, subject, body
+
+    def _cancellation_notice(self, recorded: RecordedEvent) -> tuple[str, str, str]:
+        placed = _order_placed(recorded.event.order_id)
+        subject = f"Your order {str(placed.order_id)[:8]} is cancelled"
+        body = (
+            f"Dear {placed.customer_name},\n\nYour order {placed.order_id} has been cancelled"
+            f"{cancellation_reason_text(recorded.event.reason)}.\n"
+        )
+        return placed.customer_email, subject, body
+
+
+def cancellation_reason_text(reason: str) -> str:
+    """Why an order was cancelled, as the end of a sentence ("" when no reason was given)."""
+    if reason == "payment_timeout":
+        minutes = settings.ORDER_PAYMENT_TIMEOUT_SECONDS // 60
+        return f" because it was not paid within {minutes} minutes of being placed (reason: payment_timeout)"
+    return f" (reason: {reason})" if reason else ""
 
 
 def _order_placed(order_id) -> OrderPlaced:

@@ -57,6 +57,9 @@ HAVE_SAFE_DEFAULTS = {
     "THROTTLE_ANON_RATE",
     "THROTTLE_USER_RATE",
     "THROTTLE_SIGN_IN_RATE",
+    # The shop's rules for its process managers: 30 minutes to pay, warn below 5 in stock.
+    "ORDER_PAYMENT_TIMEOUT_SECONDS",
+    "LOW_STOCK_THRESHOLD",
     # Empty: /metrics is for staff sessions only until a scraper's token is configured.
     "METRICS_TOKEN",
     # Security headers: on by default with DEBUG off (the stack turns HSTS off for localhost).

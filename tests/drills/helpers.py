@@ -11,7 +11,7 @@ from commands.eventlog import head_position
 from core.routers import READ_PRIMARY
 from projections.models import Checkpoint
 from projections.rebuild import verify
-from projections.registry import replayable_projections
+from projections.registry import registry, replayable_projections
 from tests.factories import PASSWORD
 from tests.processes import wait_until
 
@@ -56,7 +56,7 @@ def wait_until_caught_up(*, timeout: float = 90) -> int:
     """Wait until every projection and subscriber has applied the whole log; return the head."""
     head = head_position()
     wait_until(
-        lambda: len(positions()) == 6 and min(positions().values()) >= head,
+        lambda: len(positions()) == len(registry()) and min(positions().values()) >= head,
         timeout=timeout,
         interval=0.2,
         what=f"every follower to reach #{head}",

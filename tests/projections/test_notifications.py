@@ -1,4 +1,5 @@
-"""The notifications subscriber: one e-mail per OrderPlaced and OrderShipped, at most once, never on a rebuild."""
+"""The notifications subscriber: one e-mail per OrderPlaced, OrderShipped and OrderCancelled, at most once,
+never on a rebuild."""
 
 from decimal import Decimal
 from io import StringIO
@@ -57,14 +58,21 @@ def test_shipping_an_order_sends_one_dispatch_notice(customer, kettle):
     assert outgoing() == [("order_confirmation", "sent"), ("dispatch_notice", "sent")]
 
 
-def test_paying_and_cancelling_send_nothing_more(customer, kettle):
+def test_paying_sends_nothing_and_cancelling_sends_a_notice_with_the_reason(customer, kettle):
     order = place_order(customer, {kettle: 1})
     pay(order)
-    cancel(order)
+    cancel(order, reason="found it cheaper")
 
     project("notifications")
 
-    assert len(mail.outbox) == 1
+    assert [email.subject for email in mail.outbox] == [
+        f"Your order {str(order.pk)[:8]} is confirmed",
+        f"Your order {str(order.pk)[:8]} is cancelled",
+    ]
+    notice = mail.outbox[1]
+    assert notice.to == [customer.email]
+    assert f"Your order {order.pk} has been cancelled (reason: found it cheaper)." in notice.body
+    assert outgoing() == [("order_confirmation", "sent"), ("cancellation_notice", "sent")]
 
 
 def test_catching_up_again_sends_nothing_twice(customer, kettle):

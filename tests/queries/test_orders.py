@@ -63,6 +63,7 @@ def test_a_customer_reads_their_own_order_with_its_lines(customer_client, custom
         "paid_at": None,
         "shipped_at": None,
         "cancelled_at": None,
+        "cancellation_reason": "",
     }
 
 

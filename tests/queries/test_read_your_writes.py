@@ -59,6 +59,8 @@ POSITIONS = {
     "daily_sales": 14,
     "notifications": 15,
     "cache": 16,
+    "payment_timeout": 17,
+    "low_stock": 18,
 }
 
 

@@ -17,7 +17,11 @@ def chosen_projections(names: list[str], *, everything: bool) -> list:
     unknown = [name for name in names if name not in available]
     if unknown:
         subscribers = [name for name in unknown if name in registry()]
-        hint = f" ({', '.join(subscribers)}: subscribers are never replayed)" if subscribers else ""
+        hint = (
+            f" ({', '.join(subscribers)}: subscribers are never replayed, nor are process managers)"
+            if subscribers
+            else ""
+        )
         raise CommandError(f"Unknown projection {', '.join(unknown)}{hint}. Known: {', '.join(available)}.")
     return [available[name] for name in names]
 
