@@ -65,13 +65,13 @@ def test_they_are_listed_as_process_managers_with_their_lag(placed):
 
 
 def test_a_failed_one_shows_in_readyz_metrics_and_the_status_api(client, staff_client, staff_user, failed):
+    client.force_login(staff_user)  # /readyz shows its checks to staff only
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["projection:payment_timeout"] == (
         f"failed at #{failed}: RuntimeError: payment_timeout broke on purpose"
     )
     assert ready.json()["checks"]["projection:low_stock"] == "ok"
-    client.force_login(staff_user)
     metrics = client.get("/metrics").content.decode()
     assert 'shop_projection_failed{follower="payment_timeout"} 1.0' in metrics
     assert 'shop_projection_failed{follower="low_stock"} 0.0' in metrics
