@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.db import models
+from django.utils.module_loading import import_string
 
 from commands.eventlog import RecordedEvent
 from commands.events import DomainEvent
@@ -55,6 +57,9 @@ class Projection:
     cache_family: ClassVar[str]  # the cached query responses (queries.caching) built from `model`
     queue: ClassVar[str] = "projections"
     replayable: ClassVar[bool] = True  # rebuilt from the log; subscribers are not
+    # Raise it whenever the handlers or the read model change what a replay of the log gives:
+    # the deployed code then rebuilds the read model blue/green by itself (projections.versions).
+    version: ClassVar[int] = 1
     handlers: ClassVar[dict[str, Handler]]
 
     def __init_subclass__(cls, **kwargs):
@@ -124,24 +129,22 @@ class Subscriber:
         """Carry out what `handle` recorded, now that it is committed."""
 
 
+# Every follower, projections first; PROJECTION_FOLLOWERS (dotted class paths) replaces the list.
+FOLLOWERS = [
+    "projections.catalog.ProductCatalogProjection",
+    "projections.orders.OrderSummaryProjection",
+    "projections.customers.CustomerOrderHistoryProjection",
+    "projections.sales.DailySalesProjection",
+    "projections.subscribers.notifications.Notifier",
+    "projections.subscribers.cache.CacheInvalidator",
+]
+
+
 @functools.cache
 def registry() -> dict[str, Projection | Subscriber]:
     """Every projection and subscriber, by name, projections first."""
-    from projections.catalog import ProductCatalogProjection
-    from projections.customers import CustomerOrderHistoryProjection
-    from projections.orders import OrderSummaryProjection
-    from projections.sales import DailySalesProjection
-    from projections.subscribers.cache import CacheInvalidator
-    from projections.subscribers.notifications import Notifier
-
-    followers = [
-        ProductCatalogProjection(),
-        OrderSummaryProjection(),
-        CustomerOrderHistoryProjection(),
-        DailySalesProjection(),
-        Notifier(),
-        CacheInvalidator(),
-    ]
+    paths = getattr(settings, "PROJECTION_FOLLOWERS", None) or FOLLOWERS
+    followers = [import_string(path)() for path in paths]
     return {follower.name: follower for follower in followers}
 
 
