@@ -57,7 +57,7 @@ def start_upgrades(*, noticed_by: str) -> list[RebuildRun]:
         if run is None:
             continue
         try:
-            upgrade_projection.apply_async(args=[name, run.pk], queue="rebuilds", retry=False)
+            upgrade_projection.apply_async(args=[name, run.pk, wanted], queue="rebuilds", retry=False)
         except Exception as error:  # the broker is down: the next noticer claims it again
             monitoring.fail_rebuild(run.pk, error)
             logger.exception("could not queue the upgrade of %s to version %d", name, wanted)
