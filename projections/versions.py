@@ -39,7 +39,13 @@ RETRY_FAILED_AFTER = timedelta(minutes=10)
 
 
 def changed_projections() -> dict[str, tuple[int, int]]:
-    """The projections whose live rows another version built: name -> (recorded version, code's version)."""
+    """The projections whose live rows an older version built: name -> (recorded version, code's version).
+
+    Only upgrades: an old worker still running mid-deploy must not rebuild the
+    old version over the new one. Rolling the code back pauses the projection
+    (the runner never applies one version to another's rows) until an operator
+    runs rebuild_projections.
+    """
     projections = replayable_projections()
     recorded = Checkpoint.objects.using(READ_PRIMARY).filter(name__in=projections).values_list("name", "version")
     return {
