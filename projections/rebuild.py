@@ -31,7 +31,7 @@ from django.db import models, transaction
 
 from commands.eventlog import head_position, read_events
 from core.routers import READ_PRIMARY
-from projections.base import Projection
+from projections.base import Projection, registry
 from projections.models import Checkpoint
 from projections.runner import catch_up, ensure_checkpoints
 from projections.tables import create_shadow, drop_table, recreate_table, rows_in_key_order, scratch_model, swap_in
@@ -83,6 +83,26 @@ def rebuild(
     _forget_cached_responses(projection)
     catch_up(projection, batch_size=batch_size)
     return RebuildResult(projection.name, position, events + more, time.monotonic() - started)
+
+
+def start_subscribers_at_head() -> dict[str, int]:
+    """Give each subscriber that has no checkpoint (a read database recreated empty) one at the head of the log.
+
+    Its old checkpoint was lost with the database: starting at 0 would send
+    every e-mail of the shop's history again. Starting at the head keeps side
+    effects at most once; those owed for events the lost database had not yet
+    seen are not carried out. Return the subscribers started, with the position.
+    """
+    head = head_position()
+    missing = [
+        name
+        for name, follower in registry().items()
+        if not follower.replayable and not Checkpoint.objects.using(READ_PRIMARY).filter(name=name).exists()
+    ]
+    Checkpoint.objects.using(READ_PRIMARY).bulk_create(
+        [Checkpoint(name=name, position=head) for name in missing], ignore_conflicts=True
+    )
+    return {name: head for name in missing}
 
 
 def replay(
