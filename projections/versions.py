@@ -1,6 +1,7 @@
 """Versioned projections: a deployed Projection.version that differs from the recorded one starts a rebuild.
 
-Whoever notices first (a worker starting, beat's safety net) queues ONE
+Whoever notices first (a worker starting, beat's safety net, `migrate` on
+the read database: a deploy migrates first) queues ONE
 blue/green rebuild on the rebuilds queue; never the web process. Noticers
 serialise on the checkpoint's row lock, and the RebuildRun they leave behind
 (with the version it builds) tells the next noticer that the rebuild is on its
@@ -71,6 +72,20 @@ def start_upgrades(*, noticed_by: str) -> list[RebuildRun]:
         logger.info("queued the upgrade of %s from version %d to %d (run #%d)", name, deployed, wanted, run.pk)
         queued.append(run)
     return queued
+
+
+def upgrade_after_migrate(sender, using: str, **kwargs) -> None:
+    """post_migrate receiver: a deploy migrates the read database first, so `migrate` notices a raised version.
+
+    With eager Celery (the embedded default, with no worker or beat to notice)
+    the rebuild runs right there, in the migrate command; never in the web process.
+    """
+    if using != READ_PRIMARY or sender.name != "projections":
+        return
+    try:
+        start_upgrades(noticed_by="migrate")
+    except Exception:  # a migration that succeeded must not fail here: the workers notice too
+        logger.exception("could not check the projections' versions after migrating")
 
 
 def _claim(name: str, version: int, *, requested_by: str) -> RebuildRun | None:

@@ -96,6 +96,13 @@ def test_the_upgrade_rebuilds_the_read_model_and_records_the_version(sales_deplo
     assert versions.start_upgrades(noticed_by="beat") == []
 
 
+def test_migrating_the_read_database_upgrades_a_raised_version(sales_deployed_at_version_1):
+    call_command("migrate", database=READ_PRIMARY, verbosity=0)  # eager Celery: the embedded default
+
+    assert checkpoint("daily_sales").version == 2
+    assert verify(DailySalesProjection()).total == 0
+
+
 def test_a_repeated_upgrade_task_changes_nothing(sales_deployed_at_version_1):
     (run,) = versions.start_upgrades(noticed_by="beat")
     rebuilt = rows(DailySales)
