@@ -40,6 +40,14 @@ def queued_upgrades(monkeypatch):
     return sent
 
 
+@pytest.fixture
+def upgrades_run_here(monkeypatch):
+    """Upgrade tasks run in this process as they are sent, as eager Celery runs them (Redis or not)."""
+    monkeypatch.setattr(
+        tasks.upgrade_projection, "apply_async", lambda args, **options: tasks.upgrade_projection.apply(args=args)
+    )
+
+
 def test_a_fresh_checkpoint_starts_at_the_version_of_the_code(monkeypatch, customer):
     monkeypatch.setattr(DailySalesProjection, "version", 3)
     place_order(customer, {ProductFactory(): 1})
@@ -83,10 +91,12 @@ def test_an_upgrade_whose_task_was_lost_is_queued_again_after_its_lease(sales_de
     assert RebuildRun.objects.using(READ_PRIMARY).get(pk=lost.pk).state == "failed"
 
 
-def test_the_upgrade_rebuilds_the_read_model_and_records_the_version(sales_deployed_at_version_1, customer):
+def test_the_upgrade_rebuilds_the_read_model_and_records_the_version(
+    sales_deployed_at_version_1, customer, upgrades_run_here
+):
     place_order(customer, {ProductFactory(): 2})
 
-    (run,) = versions.start_upgrades(noticed_by="beat")  # eager Celery: the rebuild runs here
+    (run,) = versions.start_upgrades(noticed_by="beat")
 
     run.refresh_from_db()
     assert (run.state, run.percent, run.version) == ("done", 100, 2)
@@ -96,14 +106,14 @@ def test_the_upgrade_rebuilds_the_read_model_and_records_the_version(sales_deplo
     assert versions.start_upgrades(noticed_by="beat") == []
 
 
-def test_migrating_the_read_database_upgrades_a_raised_version(sales_deployed_at_version_1):
-    call_command("migrate", database=READ_PRIMARY, verbosity=0)  # eager Celery: the embedded default
+def test_migrating_the_read_database_upgrades_a_raised_version(sales_deployed_at_version_1, upgrades_run_here):
+    call_command("migrate", database=READ_PRIMARY, verbosity=0)
 
     assert checkpoint("daily_sales").version == 2
     assert verify(DailySalesProjection()).total == 0
 
 
-def test_a_repeated_upgrade_task_changes_nothing(sales_deployed_at_version_1):
+def test_a_repeated_upgrade_task_changes_nothing(sales_deployed_at_version_1, upgrades_run_here):
     (run,) = versions.start_upgrades(noticed_by="beat")
     rebuilt = rows(DailySales)
 
