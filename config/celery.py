@@ -1,5 +1,6 @@
 """The Celery application; tasks live in projections.tasks and commands.tasks (the `commands` queue)."""
 
+import logging
 import os
 
 from celery import Celery, signals
@@ -38,3 +39,22 @@ def schedule_the_command_sweep(sender, **kwargs) -> None:
         sender.signature("commands.tasks.sweep_accepted_commands"),
         name="sweep-commands",
     )
+
+
+@signals.worker_ready.connect
+def upgrade_changed_projections(sender=None, **kwargs) -> None:
+    """A worker that starts with new code queues the blue/green rebuild of each projection whose version changed.
+
+    Every worker of a deploy notices; the checkpoint's row lock lets one queue it
+    (projections.versions). Beat's safety net notices too, should this miss.
+    """
+    from django.db import connections
+
+    from projections.versions import start_upgrades
+
+    try:
+        start_upgrades(noticed_by=f"worker {sender.hostname if sender else '?'}")
+    except Exception:
+        logging.getLogger(__name__).exception("could not check the projections' versions at start-up")
+    finally:
+        connections.close_all()  # the pool's processes keep their own

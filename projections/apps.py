@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ProjectionsConfig(AppConfig):
@@ -13,8 +14,10 @@ class ProjectionsConfig(AppConfig):
         from projections.health import FOLLOWER_COLLECTOR, followers_check
         from projections.history import states_by_position
         from projections.tasks import wake_all
+        from projections.versions import upgrade_after_migrate
 
         events_recorded.connect(wake_all, dispatch_uid="projections.wake_all")
+        post_migrate.connect(upgrade_after_migrate, dispatch_uid="projections.upgrade_after_migrate")
         register_check(followers_check)
         register_collector(FOLLOWER_COLLECTOR)
         show_stream_states(states_by_position)

@@ -56,6 +56,9 @@ class Projection:
     queue: ClassVar[str] = "projections"
     kind: ClassVar[str] = "projection"
     replayable: ClassVar[bool] = True  # rebuilt from the log; subscribers are not
+    # Raise it whenever the handlers or the read model change what a replay of the log gives:
+    # the deployed code then rebuilds the read model blue/green by itself (projections.versions).
+    version: ClassVar[int] = 1
     handlers: ClassVar[dict[str, Handler]]
 
     def __init_subclass__(cls, **kwargs):

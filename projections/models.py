@@ -17,6 +17,8 @@ class Checkpoint(models.Model):
     name = models.CharField(max_length=64, primary_key=True)
     position = models.BigIntegerField(default=0)  # the last event applied
     state = models.CharField(max_length=16, choices=State.choices, default=State.LIVE)
+    # The Projection.version whose handlers built the live rows (projections.versions upgrades it).
+    version = models.PositiveIntegerField(default=1)
     # While attempts > 0 the runner goes one event at a time, so a failure names its event.
     attempts = models.PositiveSmallIntegerField(default=0)
     failed_position = models.BigIntegerField(null=True, blank=True)
@@ -101,6 +103,8 @@ class RebuildRun(models.Model):
 
     name = models.CharField(max_length=64)
     requested_by = models.CharField(max_length=150, blank=True)
+    # Set on the automatic blue/green rebuild to a newly deployed Projection.version; empty for an operator's.
+    version = models.PositiveIntegerField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     events_done = models.PositiveBigIntegerField(default=0)
     position = models.BigIntegerField(default=0)  # the last event replayed

@@ -49,13 +49,11 @@ def progress_of(run_id: int) -> Progress:
     return progress
 
 
-def finish_rebuild(run_id: int, result: RebuildResult) -> None:
+def finish_rebuild(run_id: int, result: RebuildResult, *, already: bool = False) -> None:
+    """Mark run `run_id` done with `result`'s figures (or, `already`, done by another run: figures kept)."""
+    figures = {} if already else {"events_done": result.events, "position": result.position, "head": result.position}
     RebuildRun.objects.using(READ_PRIMARY).filter(pk=run_id).update(
-        state=RebuildRun.State.DONE,
-        events_done=result.events,
-        position=result.position,
-        head=result.position,
-        finished_at=timezone.now(),
+        state=RebuildRun.State.DONE, finished_at=timezone.now(), **figures
     )
 
 

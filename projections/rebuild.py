@@ -1,11 +1,21 @@
-"""Rebuilding a read model from the whole log, and verifying a live one against a rebuild.
+"""Rebuilding a read model from the whole log (blue/green), and verifying a live one against a rebuild.
 
 A rebuild pauses the live projection (state "rebuilding"), replays every event
-into a scratch copy of the table batch by batch, and then, in one transaction
-that holds the checkpoint, replays what arrived meanwhile, replaces the live
-rows with the scratch rows and sets the checkpoint live at the position
-reached. Readers see the old rows until that commit and the new ones after:
-never an empty or partial read model. Subscribers are never rebuilt.
+into a shadow table batch by batch, and then, in one transaction that holds
+the checkpoint, replays what arrived meanwhile, swaps the shadow in for the
+live table (projections.tables.swap_in) and sets the checkpoint live at the
+position reached, recording the Projection.version that built it. Readers see
+the old table until that commit and the new one after: never an empty or
+partial read model. Subscribers are never rebuilt.
+
+Why pause the live projection rather than keep the old table current: once
+new code is deployed, only the new version's handlers exist, and running them
+over rows the old version built would mix two versions in one table (and may
+fail on a column the old version never filled): exactly the half-built state
+readers must not see. So readers keep the old version's rows, consistent but
+growing stale for the length of the rebuild (shown as lag; a request that
+needs a newer position waits, then answers 503 as it does for any lag), and
+the shadow catches up to the head before the swap.
 """
 
 from __future__ import annotations
@@ -23,8 +33,9 @@ from commands.eventlog import head_position, read_events
 from core.routers import READ_PRIMARY
 from projections.base import Projection
 from projections.models import Checkpoint
+from projections.registry import registry
 from projections.runner import catch_up, ensure_checkpoints
-from projections.tables import drop_table, recreate_table, replace_rows, rows_in_key_order, scratch_model
+from projections.tables import create_shadow, drop_table, recreate_table, rows_in_key_order, scratch_model, swap_in
 from queries.caching import invalidate
 
 logger = logging.getLogger(__name__)
@@ -56,23 +67,43 @@ def rebuild(
     batch_size = batch_size or settings.PROJECTION_BATCH_SIZE
     started = time.monotonic()
     state_before = _pause_for_rebuild(projection, force=force)
-    scratch = scratch_model(projection.model, "rebuild")
+    shadow = scratch_model(projection.model, "shadow")
     try:
-        recreate_table(scratch)
-        position, events = replay(projection, scratch, after=0, batch_size=batch_size, progress=progress)
+        shadow = create_shadow(projection.model)
+        position, events = replay(projection, shadow, after=0, batch_size=batch_size, progress=progress)
         with transaction.atomic(using=READ_PRIMARY):
             checkpoint = Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=projection.name)
-            position, more = replay(projection, scratch, after=position, batch_size=batch_size)
-            replace_rows(projection.model, scratch)
-            _set_live(checkpoint, position)
+            position, more = replay(projection, shadow, after=position, batch_size=batch_size)
+            swap_in(projection.model, shadow)
+            _set_live(checkpoint, position, projection.version)
     except BaseException:
-        _restore(projection, state_before)  # the live rows were not touched: carry on as before
+        _restore(projection, state_before)  # the live table was not touched: carry on as before
         raise
     finally:
-        drop_table(scratch)
+        drop_table(shadow)  # a leftover of a failed rebuild; after a swap it no longer exists
     _forget_cached_responses(projection)
     catch_up(projection, batch_size=batch_size)
     return RebuildResult(projection.name, position, events + more, time.monotonic() - started)
+
+
+def start_subscribers_at_head() -> dict[str, int]:
+    """Give each subscriber that has no checkpoint (a read database recreated empty) one at the head of the log.
+
+    Its old checkpoint was lost with the database: starting at 0 would send
+    every e-mail of the shop's history again. Starting at the head keeps side
+    effects at most once; those owed for events the lost database had not yet
+    seen are not carried out. Return the subscribers started, with the position.
+    """
+    head = head_position()
+    missing = [
+        name
+        for name, follower in registry().items()
+        if not follower.replayable and not Checkpoint.objects.using(READ_PRIMARY).filter(name=name).exists()
+    ]
+    Checkpoint.objects.using(READ_PRIMARY).bulk_create(
+        [Checkpoint(name=name, position=head) for name in missing], ignore_conflicts=True
+    )
+    return {name: head for name in missing}
 
 
 def replay(
@@ -121,8 +152,8 @@ def _pause_for_rebuild(projection: Projection, *, force: bool) -> str:
     return Checkpoint.State.LIVE if state_before == Checkpoint.State.REBUILDING else state_before
 
 
-def _set_live(checkpoint: Checkpoint, position: int) -> None:
-    checkpoint.position, checkpoint.state = position, Checkpoint.State.LIVE
+def _set_live(checkpoint: Checkpoint, position: int, version: int) -> None:
+    checkpoint.position, checkpoint.state, checkpoint.version = position, Checkpoint.State.LIVE, version
     checkpoint.clear_failure()
     checkpoint.save()
 

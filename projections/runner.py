@@ -38,7 +38,7 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 class Outcome(enum.Enum):
     CAUGHT_UP = "caught up"
     BUSY = "another runner holds it"
-    PAUSED = "not live (failed or rebuilding)"
+    PAUSED = "not live (failed, rebuilding, or built by another version)"
     FAILED = "failed"
 
 
@@ -57,9 +57,10 @@ class _BatchFailed(Exception):
 
 
 def ensure_checkpoints() -> None:
-    """Create a checkpoint at position 0 for every follower that has none yet."""
+    """Create a checkpoint at position 0 for every follower that has none yet, at the code's version."""
     Checkpoint.objects.using(READ_PRIMARY).bulk_create(
-        [Checkpoint(name=name) for name in registry()], ignore_conflicts=True
+        [Checkpoint(name=name, version=getattr(follower, "version", 1)) for name, follower in registry().items()],
+        ignore_conflicts=True,
     )
 
 
@@ -97,7 +98,7 @@ def _apply_next_batch(follower, batch_size: int) -> tuple[Outcome | None, int, i
                 return Outcome.BUSY, 0, 0
             ensure_checkpoints()
             return None, 0, 0  # the caller loops, and locks the new checkpoint
-        if checkpoint.state != Checkpoint.State.LIVE:
+        if checkpoint.state != Checkpoint.State.LIVE or not _same_version(follower, checkpoint):
             return Outcome.PAUSED, 0, checkpoint.position
         limit = 1 if checkpoint.attempts else batch_size
         batch = read_events(checkpoint.position, limit)
@@ -123,6 +124,11 @@ def _apply_next_batch(follower, batch_size: int) -> tuple[Outcome | None, int, i
     )
     # A short batch reached the head; a full one may not have (one event at a time, while retrying, is full).
     return Outcome.CAUGHT_UP if len(batch) < limit else None, len(batch), checkpoint.position
+
+
+def _same_version(follower, checkpoint: Checkpoint) -> bool:
+    # Another version built the live rows: they wait for the blue/green rebuild (projections.versions).
+    return getattr(follower, "version", 1) == checkpoint.version
 
 
 def _correlation_ids(batch, limit: int = 50) -> list[str]:

@@ -30,6 +30,12 @@ class FollowerStatus:
     failed_position: int | None
     error: str
     updated_at: datetime | None
+    version: int = 1  # the Projection.version that built the live rows
+    code_version: int = 1  # the version this code deploys; they differ until its blue/green rebuild swaps in
+
+    @property
+    def upgrading(self) -> bool:
+        return self.version != self.code_version
 
     @property
     def last_error(self) -> str:
@@ -63,4 +69,6 @@ def _status(follower, checkpoint: Checkpoint | None, head: int) -> FollowerStatu
         failed_position=checkpoint.failed_position if checkpoint else None,
         error=checkpoint.error if checkpoint else "",
         updated_at=checkpoint.updated_at if checkpoint else None,
+        version=checkpoint.version if checkpoint else getattr(follower, "version", 1),
+        code_version=getattr(follower, "version", 1),
     )

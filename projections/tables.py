@@ -70,3 +70,66 @@ def rows_in_key_order(model: type[models.Model]):
     names = [field.attname for field in model._meta.local_concrete_fields]
     queryset = model._default_manager.db_manager(READ_PRIMARY).order_by("pk").values_list(*names)
     yield from queryset.iterator(chunk_size=2000)
+
+
+# --- Blue/green: a shadow table swapped in for the live one --------------------
+
+
+def create_shadow(model: type[models.Model]) -> type[models.Model]:
+    """Create `<db_table>_shadow` on `read`, empty, with the live table's schema; return its model.
+
+    On PostgreSQL the shadow copies the live table's DDL (LIKE ... INCLUDING ALL):
+    the columns, defaults, checks and indexes that migrations made, RunPython
+    indexes included, so that renaming it over the live table leaves the schema
+    migrations expect. SQLite keeps a plain scratch table: swap_in() copies it.
+    """
+    shadow = scratch_model(model, "shadow")
+    connection = connections[READ_PRIMARY]
+    if connection.vendor != "postgresql":
+        recreate_table(shadow)
+        return shadow
+    drop_table(shadow)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {quote(shadow._meta.db_table)} (LIKE {quote(model._meta.db_table)} INCLUDING ALL)"
+        )
+    return shadow
+
+
+def swap_in(live: type[models.Model], shadow: type[models.Model]) -> None:
+    """Make the shadow table the live one, inside the caller's transaction.
+
+    PostgreSQL: drop the live table, rename the shadow over it and give its
+    indexes the live ones' names (which migrations refer to): O(1), whatever
+    the size. A reader blocks on the table lock for those few statements, then
+    reads the new table. SQLite: copy the rows over (replace_rows). Either way
+    readers see the old rows until the commit and all the new ones after.
+    """
+    connection = connections[READ_PRIMARY]
+    if not connection.in_atomic_block:
+        raise RuntimeError("swap_in() must run inside a transaction")
+    if connection.vendor != "postgresql":
+        replace_rows(live, shadow)
+        return
+    quote = connection.ops.quote_name
+    table = live._meta.db_table
+    names = _index_names_by_definition(table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {quote(table)}")
+        cursor.execute(f"ALTER TABLE {quote(shadow._meta.db_table)} RENAME TO {quote(table)}")
+        for definition, shadow_index in _index_names_by_definition(table).items():
+            if definition in names and names[definition] != shadow_index:
+                cursor.execute(f"ALTER INDEX {quote(shadow_index)} RENAME TO {quote(names[definition])}")
+
+
+def _index_names_by_definition(table: str) -> dict[str, str]:
+    """`table`'s indexes on PostgreSQL, keyed by what they index (pg_get_indexdef from USING on, plus UNIQUE)."""
+    with connections[READ_PRIMARY].cursor() as cursor:
+        cursor.execute(
+            "SELECT index_class.relname, indisunique, pg_get_indexdef(indexrelid) FROM pg_index "
+            "JOIN pg_class index_class ON index_class.oid = indexrelid "
+            "WHERE indrelid = %s::regclass ORDER BY index_class.relname",
+            [table],
+        )
+        return {f"{unique} {definition.split(' USING ', 1)[1]}": name for name, unique, definition in cursor.fetchall()}

@@ -5,8 +5,8 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from projections import monitoring, wakeups
-from projections.rebuild import rebuild
+from projections import monitoring, versions, wakeups
+from projections.rebuild import RebuildRefused, RebuildResult, rebuild
 from projections.registry import registry
 from projections.runner import Outcome, catch_up
 
@@ -41,9 +41,44 @@ def run_follower(name: str, recheck: bool = True) -> dict:
 
 @shared_task(acks_late=True)
 def catch_up_everything() -> None:
-    """The safety net, run by beat: wake every follower, in case a wake-up was lost."""
+    """The safety net, run by beat: wake every follower, in case a wake-up was lost, and upgrade changed ones."""
     for name in registry():
         wake(name, force=True)
+    try:
+        versions.start_upgrades(noticed_by="beat")
+    except Exception:  # the wake-ups above are what matters most: never let this stop them
+        logger.exception("could not check the projections' versions")
+
+
+# A worker still running older code leaves an upgrade to the new workers of the deploy, looking again after this.
+UPGRADE_DEFERRED_SECONDS = 5
+
+
+@shared_task(acks_late=True)
+def upgrade_projection(name: str, run_id: int, version: int) -> dict:
+    """Rebuild `name` blue/green because `version` was deployed (queued by projections.versions)."""
+    projection = registry()[name]
+    if projection.version != version:  # an old worker, mid-deploy: it must not build the old version
+        upgrade_projection.apply_async(
+            args=[name, run_id, version], queue="rebuilds", countdown=UPGRADE_DEFERRED_SECONDS
+        )
+        return {"name": name, "version": version, "rebuilt": False, "deferred": True}
+    run_id = monitoring.start_rebuild(run_id, name, requested_by="")
+    if name not in versions.changed_projections():  # a repeated task: the upgrade is done
+        monitoring.finish_rebuild(run_id, RebuildResult(name, 0, 0, 0.0), already=True)
+        return {"name": name, "version": version, "rebuilt": False}
+    try:
+        result = rebuild(projection, progress=monitoring.progress_of(run_id))
+    except RebuildRefused as refused:  # another rebuild holds it; it records the version when it swaps
+        monitoring.fail_rebuild(run_id, refused)
+        return {"name": name, "version": version, "rebuilt": False}
+    except Exception as error:
+        logger.exception("upgrade of %s to version %d failed", name, version)
+        monitoring.fail_rebuild(run_id, error)
+        raise
+    monitoring.finish_rebuild(run_id, result)
+    logger.info("upgraded %s to version %d, live at #%d", name, version, result.position)
+    return {"name": name, "version": version, "rebuilt": True, "position": result.position}
 
 
 @shared_task

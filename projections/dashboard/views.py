@@ -129,6 +129,8 @@ def status_json(request):
             "name": row.status.name,
             "kind": row.status.kind,
             "state": row.status.state,
+            "version": row.status.version,
+            "code_version": row.status.code_version,
             "position": row.status.position,
             "head": row.status.head,
             "lag_events": row.status.lag_events,
@@ -146,7 +148,13 @@ def status_json(request):
 def _run_json(run: RebuildRun | None) -> dict | None:
     if run is None:
         return None
-    return {"id": run.pk, "state": run.state, "percent": run.percent, "events_done": run.events_done}
+    return {
+        "id": run.pk,
+        "state": run.state,
+        "percent": run.percent,
+        "events_done": run.events_done,
+        "version": run.version,
+    }
 
 
 def _lag_chart(history: dict, now: datetime, field: str, label: str, min_step: float) -> str:

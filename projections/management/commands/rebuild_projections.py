@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from projections.management.commands._names import BATCH_SIZE_HELP, chosen_projections, positive_batch_size
-from projections.rebuild import RebuildRefused, rebuild
+from projections.rebuild import RebuildRefused, rebuild, start_subscribers_at_head
 
 
 class Command(BaseCommand):
@@ -19,8 +19,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force", action="store_true", help="Take over a rebuild that was interrupted and left behind."
         )
+        parser.add_argument(
+            "--subscribers-from-head",
+            action="store_true",
+            help="After losing the read database: start subscribers that have no checkpoint at the head of the log, "
+            "so that no e-mail of the shop's history is sent again (run it before starting workers).",
+        )
 
-    def handle(self, *args, names, batch_size, force, **options):
+    def handle(self, *args, names, batch_size, force, subscribers_from_head, **options):
+        if subscribers_from_head:
+            for name, position in start_subscribers_at_head().items():
+                self.stdout.write(f"{name}: starts at #{position}, the head of the log")
         for projection in chosen_projections(names, everything=options["all"]):
             started = time.monotonic()
             try:
