@@ -8,12 +8,9 @@ an event loop, in which Django refuses database calls.
 """
 
 import math
-import os
 import re
-import shutil
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -25,34 +22,12 @@ from core.admin import stream_url
 from projections.models import Checkpoint, LagSample, RebuildRun
 from projections.registry import registry
 from queries.models import DailySales
+from tests.admin.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, WAIT_MS, sync_api
 from tests.admin.helpers import OPERATOR_PERMISSIONS, grant, project
-from tests.factories import CustomerFactory, ProductFactory, StaffFactory, place_order
+from tests.factories import PASSWORD, CustomerFactory, ProductFactory, StaffFactory, place_order
 from tests.projections.helpers import broken, cancel, pay, ship
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install -e '.[dev]'")
-
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"no chromium at {CHROMIUM}: run .ci/install-browser (apt-get install chromium) or set CHROMIUM",
-        allow_module_level=True,
-    )
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
-
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
-WAIT_MS = 20_000  # the longest any step may take before the test fails
 
 
 @pytest.fixture
