@@ -21,7 +21,7 @@ from projections.rebuild import verify
 from projections.registry import registry, replayable_projections
 from tests.drills.helpers import wait_until_caught_up
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory, place_order
-from tests.processes import celery_worker, service_environment, wait_until
+from tests.processes import ALL_QUEUES, celery_worker, service_environment, wait_until
 from tests.projections.blue_green import CustomerOrderHistoryVersion2, CustomerOrderHistoryVersion2Projection
 from tests.projections.helpers import checkpoint
 
@@ -106,7 +106,10 @@ def test_a_new_version_with_a_new_column_is_swapped_in_while_orders_keep_coming(
     client.force_authenticate(StaffFactory(is_superuser=True))
     reader = Reader(client)
     reader.start()
-    new_workers = [celery_worker(version_2, services.log_dir) for _ in range(2)]  # both notice the change
+    new_workers = [  # both notice the change
+        celery_worker(version_2, services.log_dir, queues=ALL_QUEUES, concurrency=2, name=f"worker-v2-{number}")
+        for number in (1, 2)
+    ]
     for worker in new_workers:
         services.started.append(worker.start())
     for worker in new_workers:
