@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from commands.domain.orders import OrderStatus
 from commands.events import CustomerRegistered, OrderCancelled, OrderPaid, OrderPlaced
 from projections.base import Projection, handles
 from queries.models import CustomerOrderHistory
@@ -37,5 +38,5 @@ class CustomerOrderHistoryProjection(Projection):
     @handles(OrderCancelled, rows=_the_customer)
     def cancelled(self, rows, event: OrderCancelled, recorded):
         # Lifetime value counts paid and shipped orders: a refund takes it back out.
-        if event.previous_status == "paid":
+        if event.previous_status == OrderStatus.PAID:
             rows[event.customer_id].lifetime_value -= event.total

@@ -23,7 +23,7 @@ from commands.commands import (
 )
 from commands.errors import DomainError, InvalidCommand
 from commands.handlers import dispatch
-from commands.models import Customer, OperatorAction, Order, OrderLine, Product
+from commands.models import Customer, OperatorAction, Order, OrderLine, OrderStatus, Product
 from core.admin import ReadOnlyAdmin, UUIDSearchMixin, stream_link
 from core.routers import WRITE_DATABASE
 
@@ -194,7 +194,7 @@ class OrderAdmin(CommandActionsMixin, UUIDSearchMixin, ReadOnlyAdmin):
             queryset,
             action="pay_order",
             command_for=lambda order, **ids: PayOrder(order_id=order.pk, **ids),
-            done="paid",
+            done=OrderStatus.PAID,
         )
 
     @admin.action(description="Mark selected orders as shipped", permissions=["command"])
@@ -204,7 +204,7 @@ class OrderAdmin(CommandActionsMixin, UUIDSearchMixin, ReadOnlyAdmin):
             queryset,
             action="ship_order",
             command_for=lambda order, **ids: ShipOrder(order_id=order.pk, **ids),
-            done="shipped",
+            done=OrderStatus.SHIPPED,
         )
 
     @admin.action(description="Cancel selected orders", permissions=["command"])
@@ -215,5 +215,5 @@ class OrderAdmin(CommandActionsMixin, UUIDSearchMixin, ReadOnlyAdmin):
             queryset,
             action="cancel_order",
             command_for=lambda order, **ids: CancelOrder(order_id=order.pk, reason=reason, **ids),
-            done="cancelled",
+            done=OrderStatus.CANCELLED,
         )
