@@ -42,8 +42,7 @@ def run(run: Run) -> Section:
         }
         return "POST", "/api/commands/orders/place/", json.dumps(body).encode(), headers
 
-    workers, threads = run.args.web_workers, run.args.web_threads
-    web, url = run.services.web(run.env, workers=workers, threads=threads)
+    web, url = run.services.web_server(run.env, workers=run.args.web_workers)
     commands_worker = None
     try:
         saturate(url, place_order, threads=run.sizes.http_threads, seconds=WARM_UP_SECONDS)
@@ -67,7 +66,7 @@ def run(run: Run) -> Section:
             "7", f"Accept -> succeeded at {run.sizes.lag_rate:.0f}/s, p99", percentile(latencies, 0.99) * 1000, "ms"
         ),
     ]
-    server = f"gunicorn, {workers} {'sync' if threads == 1 else f'gthread x{threads}'} workers"
+    server = f"scripts/serve, {run.args.web_workers} uvicorn workers"
     section.details += [
         f"- Server: {server}; client: {run.sizes.http_threads} threads at saturation for "
         f"{run.sizes.http_seconds:.0f} s after {WARM_UP_SECONDS:.0f} s of warm-up, no commands worker running: "

@@ -82,7 +82,7 @@ class Answers:
 
 def run(run: Run) -> Section:
     questions = set_up(run)
-    web, url = run.services.web_server(run.env, workers=run.args.web_workers, threads=run.args.web_threads)
+    web, url = run.services.web_server(run.env, workers=run.args.web_workers)
     try:
         answers = [measure(run, url, name, make) for name, make in questions.asked()]
         hits = measure_cache_hits(url, questions.searches[0])
