@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from django_redis import get_redis_connection
+from projections import wakeups
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +20,8 @@ CHANNEL = "projections:checkpoints"
 
 def announce(name: str, position: int) -> None:
     """Publish that follower `name` has committed up to `position` (nothing without Redis)."""
-    try:
-        redis = get_redis_connection("default")
-    except NotImplementedError:  # the embedded default's local cache: no other process to tell
+    redis = wakeups.redis_connection()
+    if redis is None:  # the embedded default's local cache: no other process to tell
         return
     try:
         redis.publish(CHANNEL, f"{name} {position}")

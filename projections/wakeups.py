@@ -53,7 +53,7 @@ def _mark_pending(keys: list[str]) -> list[bool]:
     cache is configured to ignore outages (a miss costs nothing there), but a
     wake-up must know that its claim failed.
     """
-    redis = _redis()
+    redis = redis_connection()
     if redis is None:
         return [cache.add(key, 1, timeout=PENDING_TTL_SECONDS) for key in keys]
     pipeline = redis.pipeline(transaction=False)
@@ -62,7 +62,7 @@ def _mark_pending(keys: list[str]) -> list[bool]:
     return [bool(added) for added in pipeline.execute()]
 
 
-def _redis():
+def redis_connection():
     """The cache's Redis connection (django-redis), or None on the embedded default's local-memory cache."""
     try:
         return get_redis_connection("default")
@@ -79,7 +79,7 @@ def clear_all(names: Iterable[str]) -> None:
     """Forget the pending runs of `names` (wake-ups that could not be enqueued)."""
     keys = [_pending_key(name) for name in names]
     try:
-        redis = _redis()
+        redis = redis_connection()
         if redis is None:
             cache.delete_many(keys)
         else:

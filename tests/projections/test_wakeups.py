@@ -100,12 +100,12 @@ class CacheDown:
 @pytest.fixture
 def cache_down(monkeypatch):
     """What wake-ups coalesce with, refusing every call: Redis, or the embedded default's local cache."""
-    if wakeups._redis() is None:
+    if wakeups.redis_connection() is None:
         monkeypatch.setattr(wakeups, "cache", CacheDown())
     else:
         # A port nothing listens on: calls fail as they would on a stopped Redis.
         stopped_redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
-        monkeypatch.setattr(wakeups, "_redis", lambda: stopped_redis)
+        monkeypatch.setattr(wakeups, "redis_connection", lambda: stopped_redis)
 
 
 @pytest.mark.django_db(databases="__all__", transaction=True)
@@ -131,7 +131,7 @@ def test_claiming_every_follower_claims_each_one_once_until_its_run_starts():
 
 
 def test_a_commit_claims_every_pending_key_in_one_round_trip_to_redis(monkeypatch):
-    if wakeups._redis() is None:
+    if wakeups.redis_connection() is None:
         pytest.skip("needs Redis: set REDIS_URL (see README) to run it")
     round_trips = []
     execute = Pipeline.execute
