@@ -47,8 +47,14 @@ serve: migrate  ## Serve as in production (DEBUG=0 and SECRET_KEY set): collect 
 	$(MANAGE) collectstatic --noinput -v 0
 	PATH="$(abspath $(BIN)):$$PATH" scripts/serve $(ADDRESS)
 
-test: install  ## Run the tests (PYTEST_ARGS="-k seed -x")
-	$(BIN)/pytest $(PYTEST_ARGS)
+# The suite runs in TEST_PROCESSES processes at once (pytest-xdist; tests/parallel.py keeps them apart), then
+# the few tests that pause or stop the streaming replica every process reads from run alone. Exit status 5
+# is pytest's "no test selected": a PYTEST_ARGS="-k ..." may select tests of one phase only.
+TEST_PROCESSES ?= 2
+
+test: install  ## Run the tests, TEST_PROCESSES (2) at a time (PYTEST_ARGS="-k seed -x")
+	$(BIN)/pytest -n $(TEST_PROCESSES) -m "not exclusive" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/pytest -m exclusive $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 bench: install  ## Benchmarks against baselines on PostgreSQL + Redis (own databases), ~10 min; writes bench/results/
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -152,6 +152,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# When the broker connection drops, the tasks still running are cancelled (Celery 6's default): their acks
+# could not reach the broker anyway, and the reconnected worker starts with free processes. Every task here
+# is safe to cut short and run again: checkpoints move with their writes, e-mails are claimed before sent.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Celery's Django fix-up closes every database connection before and after every task

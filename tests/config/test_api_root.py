@@ -55,15 +55,22 @@ def test_a_path_parameter_is_shown_as_a_uri_template(anonymous_client):
     assert queries["daily-sales-detail"] == f"{HOST}/api/queries/sales/daily/{{date}}/"
 
 
+def _placeholder_id(parameter: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, parameter))
+
+
 def _every_api_page() -> list[str]:
-    """Each index and each endpoint, its path parameters filled in (a missing row still renders a page)."""
+    """Each index and each endpoint, its path parameters filled in (a missing row still renders a page).
+
+    The same paths at every collection: parallel test processes must collect the same tests.
+    """
     fillers = {"date": "2030-01-01", "name": "order_summary"}
     paths = ["/api/", "/api/commands/", "/api/queries/"]
     for namespace in ("commands", "queries"):
         _prefix, resolver = get_resolver().namespace_dict[namespace]
         for pattern in resolver.url_patterns:
             route = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", str(pattern.pattern)).strip("^$")
-            route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: fillers.get(m[1], str(uuid.uuid4())), route)
+            route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: fillers.get(m[1], _placeholder_id(m[1])), route)
             paths.append(f"/api/{namespace}/{route}")
     return sorted(set(paths))
 

@@ -55,12 +55,16 @@ def positions() -> dict[str, int]:
 def wait_until_caught_up(*, timeout: float = 90) -> int:
     """Wait until every projection and subscriber has applied the whole log; return the head."""
     head = head_position()
-    wait_until(
-        lambda: len(positions()) == len(registry()) and min(positions().values()) >= head,
-        timeout=timeout,
-        interval=0.2,
-        what=f"every follower to reach #{head}",
-    )
+    try:
+        wait_until(
+            lambda: len(positions()) == len(registry()) and min(positions().values()) >= head,
+            timeout=timeout,
+            interval=0.2,
+        )
+    except TimeoutError:
+        reached = positions()
+        behind = {name: reached.get(name) for name in registry() if reached.get(name, -1) < head}
+        raise TimeoutError(f"after {timeout}s these followers are still behind #{head}: {behind}") from None
     return head
 
 

@@ -13,7 +13,7 @@ from projections.models import Checkpoint
 from queries.models import ProductCatalog
 from tests.factories import ProductFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
+pytestmark = [pytest.mark.exclusive, pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 # Long next to the pause below, so a pass cannot come from the wait running out first.
 LONG_WAIT_SECONDS = 15

@@ -13,7 +13,7 @@ from tests.factories import ProductFactory
 from tests.processes import wait_until
 from tests.replica.helpers import REPLICA, queries_of, web_environment
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
+pytestmark = [pytest.mark.exclusive, pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 METRICS_TOKEN = "replica-drill-token"
 PRODUCTS = "/api/queries/products/?search=lantern"
