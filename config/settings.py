@@ -225,6 +225,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Projections -----------------------------------------------------------
+# Wake the followers after a commit from a thread of the process's own (projections.tasks._Waker)
+# rather than in the request: the cache claim and the broker publish were over half an append's
+# time. scripts/serve turns it on for the web processes; elsewhere commands wait for their wake-ups.
+WAKE_UPS_IN_BACKGROUND = env.bool("WAKE_UPS_IN_BACKGROUND", default=False)
 PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
 # Attempts at a failing event before its projection is marked failed (at least 2,
 # so the last attempt runs one event at a time and names the event).
