@@ -126,6 +126,7 @@ def _lock_and_read_version(connection, stream_id: uuid.UUID) -> int:
         return _stream_version(stream_id)
     table = connection.ops.quote_name(StoredEvent._meta.db_table)
     with connection.cursor() as cursor:
+        # The lock function returns void, which the driver has no loader for: read it as text.
         cursor.execute(
             f"SELECT pg_advisory_xact_lock(%s)::text, (SELECT max(version) FROM {table} WHERE stream_id = %s)",
             [APPEND_LOCK_KEY, stream_id],
