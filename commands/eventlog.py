@@ -16,6 +16,20 @@ later call can return a position at or below one already returned.
 The cost: appends of all streams queue on one lock from the insert to the
 commit, so handlers append last, just before their transaction commits.
 SQLite needs no lock: it allows a single writer at a time.
+
+Why the lock stays (issue 14): a transaction-id column (xid8) read below the
+oldest running transaction lets appends run in parallel, but positions must stay
+dense (lag counts and rebuild estimates treat position differences as event
+counts) and reading backend xids needs privileges; a gap-aware high-water mark
+must wait out a rolled-back position with a timeout, so a reader either stalls or
+may skip. Neither keeps the log dense and provably gap-free, so appends still
+queue, and the append's round trips are what was cut instead.
+
+Two round trips per append: the lock and the stream's version in one statement,
+then the insert. The statement's snapshot is taken before it waits for the lock,
+so it may miss an event of the same stream committed meanwhile; it can only read
+a version too low, never too high, and the insert then hits the unique
+(stream_id, version) constraint, which is turned into the same VersionConflict.
 """
 
 from __future__ import annotations
@@ -27,7 +41,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -39,6 +53,7 @@ from core.routers import WRITE_DATABASE
 
 # Any constant will do; it only has to be the same for every appender.
 APPEND_LOCK_KEY = 0x5E0F_0123
+_STREAM_VERSION_CONSTRAINT = "one_event_per_stream_version"
 
 
 @dataclass(frozen=True)
@@ -76,7 +91,9 @@ def append(
     connection = connections[WRITE_DATABASE]
     if not connection.in_atomic_block:
         raise RuntimeError("append() must run inside the command's transaction")
-    _serialise_appends(connection)
+    current = _lock_and_read_version(connection, stream_id)
+    if current != expected_version:
+        raise _conflict(stream_id, current, expected_version)
     now = recorded_at or timezone.now()
     rows = [
         StoredEvent(
@@ -90,33 +107,47 @@ def append(
         )
         for offset, event in enumerate(events, start=1)
     ]
-    _check_stream_version(stream_id, expected_version)
-    StoredEvent.objects.using(WRITE_DATABASE).bulk_create(rows)
+    try:
+        StoredEvent.objects.using(WRITE_DATABASE).bulk_create(rows)
+    except IntegrityError as clash:
+        if _STREAM_VERSION_CONSTRAINT not in str(clash):  # PostgreSQL names it; SQLite has one writer anyway
+            raise
+        # Another transaction appended this version while we waited for the lock (see above). The
+        # transaction is aborted now, so the stream's version cannot be read: it is at least this.
+        raise _conflict(stream_id, expected_version + 1, expected_version) from None
     recorded = [_recorded(row) for row in rows]
     transaction.on_commit(lambda: events_recorded.send(sender=RecordedEvent, events=recorded), using=WRITE_DATABASE)
     return recorded
 
 
-def _serialise_appends(connection) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
+def _lock_and_read_version(connection, stream_id: uuid.UUID) -> int:
+    """Take the append lock (PostgreSQL) and return the stream's version, in one round trip."""
+    if connection.vendor != "postgresql":
+        return _stream_version(stream_id)
+    table = connection.ops.quote_name(StoredEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        # The lock function returns void, which the driver has no loader for: read it as text.
+        cursor.execute(
+            f"SELECT pg_advisory_xact_lock(%s)::text, (SELECT max(version) FROM {table} WHERE stream_id = %s)",
+            [APPEND_LOCK_KEY, stream_id],
+        )
+        return cursor.fetchone()[1] or 0
 
 
-def _check_stream_version(stream_id: uuid.UUID, expected_version: int) -> None:
-    # Holding the append lock, nobody else can extend the stream until we commit,
-    # so this check cannot race; the unique (stream_id, version) constraint backs it.
-    current = (
+def _stream_version(stream_id: uuid.UUID) -> int:
+    return (
         StoredEvent.objects.using(WRITE_DATABASE)
         .filter(stream_id=stream_id)
         .aggregate(version=Max("version"))["version"]
         or 0
     )
-    if current != expected_version:
-        raise VersionConflict(
-            f"Stream {stream_id} is at version {current}, not {expected_version}.",
-            extra={"current_version": current},
-        )
+
+
+def _conflict(stream_id: uuid.UUID, current: int, expected_version: int) -> VersionConflict:
+    return VersionConflict(
+        f"Stream {stream_id} is at version {current}, not {expected_version}.",
+        extra={"current_version": current},
+    )
 
 
 def read_events(after_position: int, limit: int) -> list[RecordedEvent]:

@@ -210,10 +210,13 @@ def place_order(command: PlaceOrder, actor, at: datetime | None) -> Recorded:
             )
             for product_id, quantity in quantities.items()
         )
+        # Inserted at its first version at once: the lines need the row, and saving it again
+        # for its version (as _record does for an aggregate that exists) would cost an UPDATE.
         order = Order(
             customer=customer,
             total=sum((i.quantity * i.unit_price for i in items), Decimal(0)),
             placed_at=at or timezone.now(),
+            version=1,
         )
         # Quantities and prices are each in range, but their product may not be:
         # refuse here rather than let PostgreSQL's numeric overflow become a 500.
@@ -232,7 +235,7 @@ def place_order(command: PlaceOrder, actor, at: datetime | None) -> Recorded:
             total=order.total,
             currency=settings.SHOP_CURRENCY,
         )
-        return _record(order, [event], command, actor, at)
+        return _append(order, [event], 0, command, actor, at)
 
 
 def pay_order(command: PayOrder, actor, at: datetime | None) -> Recorded:
@@ -292,6 +295,13 @@ def _record(aggregate, events: Sequence[DomainEvent], command: Command, actor, a
     expected_version = aggregate.version
     aggregate.version += len(events)
     aggregate.save()
+    return _append(aggregate, events, expected_version, command, actor, at)
+
+
+def _append(
+    aggregate, events: Sequence[DomainEvent], expected_version: int, command: Command, actor, at: datetime | None
+) -> Recorded:
+    """Append the events of an aggregate already saved at its new version; the transaction's last step."""
     recorded = eventlog.append(
         aggregate.pk, events, expected_version=expected_version, metadata=_metadata(command, actor), recorded_at=at
     )

@@ -87,10 +87,42 @@ TEMPLATES = [
 # primary; `read_replica_N` are its streaming replicas (mirrors of `read` in tests).
 
 
+# Connections per PostgreSQL alias that one process may hold at once (a psycopg pool); 0, the
+# default, means no pool: each thread opens its own. scripts/serve sets it for the web processes
+# (4 unless DATABASE_POOL_SIZE says otherwise): under ASGI every request in flight runs its sync
+# code on a thread of its own, so without a bound a burst opens as many connections as it has
+# requests and PostgreSQL runs out (max_connections). With the pool, requests beyond it wait for
+# a connection, up to DATABASE_POOL_TIMEOUT seconds, then answer 503 as a database that is down
+# does. Size it so that web processes x aliases on one server x DATABASE_POOL_SIZE + Celery
+# processes x aliases + operators' sessions stays below that server's max_connections.
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=0)
+# Long enough for a burst to drain through the pool (2 s is some 800 requests queued behind 4
+# connections), short enough that a database that is really down is reported (503) at once: the
+# pool cannot tell a database that refuses connections from a busy pool, so it waits this long,
+# and a readiness probe that asks two databases must still answer within its own timeout.
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=2.0)
+
+
+def _pooled(config: dict, *, timeout: float) -> dict:
+    """Give a PostgreSQL alias a bounded connection pool when DATABASE_POOL_SIZE asks for one."""
+    if DATABASE_POOL_SIZE <= 0 or not config["ENGINE"].startswith("django.db.backends.postgresql"):
+        return config
+    # Django hands pooled connections back at the end of each request; it refuses persistent ones.
+    config["CONN_MAX_AGE"] = 0
+    config.setdefault("OPTIONS", {})["pool"] = {
+        # One connection kept open when idle; more are opened as requests need them, up to the size.
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": timeout,
+    }
+    return config
+
+
 def _database(variable: str, sqlite_file: str) -> dict:
     config = env.db_url(variable, default=f"sqlite:///{VAR_DIR / sqlite_file}")
     config.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
     config["CONN_HEALTH_CHECKS"] = True
+    _pooled(config, timeout=DATABASE_POOL_TIMEOUT)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets the API read while a projector writes; the busy timeout makes
         # the second writer wait instead of failing at once.
@@ -114,6 +146,8 @@ for number, url in enumerate(env.list("READ_REPLICA_URLS", default=[]), start=1)
     replica["CONN_HEALTH_CHECKS"] = True
     # A replica that does not answer soon is passed over (core.replicas), so don't wait long for it.
     replica.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    # Nor wait longer for one of its pooled connections than for a new one.
+    _pooled(replica, timeout=min(DATABASE_POOL_TIMEOUT, float(replica["OPTIONS"]["connect_timeout"])))
     replica["TEST"] = {"MIRROR": "read"}
     DATABASES[f"read_replica_{number}"] = replica
 # How long queries leave out a replica that could not be reached before trying it again.
@@ -195,6 +229,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Projections -----------------------------------------------------------
+# Wake the followers after a commit from a thread of the process's own (projections.tasks._Waker)
+# rather than in the request: the cache claim and the broker publish were over half an append's
+# time. scripts/serve turns it on for the web processes; elsewhere commands wait for their wake-ups.
+WAKE_UPS_IN_BACKGROUND = env.bool("WAKE_UPS_IN_BACKGROUND", default=False)
 PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
 # Attempts at a failing event before its projection is marked failed (at least 2,
 # so the last attempt runs one event at a time and names the event).

@@ -1,8 +1,11 @@
 """Celery tasks, and the wake-ups that enqueue them. Tasks get names, never model instances."""
 
 import logging
+import os
+import threading
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from projections import monitoring, versions, wakeups
@@ -126,8 +129,58 @@ def wake_all(**signal_kwargs) -> None:
     """Receiver of commands.signals.events_recorded: wake every follower that has no run pending.
 
     Every commit lands here, so the pending keys are claimed in one round trip to the cache.
+    With WAKE_UPS_IN_BACKGROUND (set by scripts/serve) the commit only nudges this process's
+    waker thread, and the command's response does not wait for the cache and the broker.
     """
+    if settings.WAKE_UPS_IN_BACKGROUND:
+        _waker.nudge()
+    else:
+        _wake_every_follower()
+
+
+def _wake_every_follower() -> None:
     _enqueue(wakeups.claim_all(registry()))
+
+
+class _Waker:
+    """This process's one thread that wakes the followers after commits, off the requests' path.
+
+    A commit sets the nudge after it is visible; the thread clears the nudge before it
+    claims, so every commit is followed by at least one claim that starts after it, as
+    when the request claimed for itself, and the commits of a burst share one claim. A
+    nudge still pending when the process exits is lost: beat's safety net wakes every
+    follower within PROJECTION_SAFETY_NET_SECONDS, as after a broker outage.
+    """
+
+    def __init__(self):
+        self._nudged = threading.Event()
+        self._starting = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def nudge(self) -> None:
+        self._nudged.set()
+        # Started lazily, and again in a forked child (threads do not survive a fork).
+        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            with self._starting:
+                if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                    self._nudged = threading.Event()
+                    self._nudged.set()
+                    self._pid = os.getpid()
+                    self._thread = threading.Thread(target=self._run, name="projection-waker", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._nudged.wait()
+            self._nudged.clear()
+            try:
+                _wake_every_follower()
+            except Exception:  # never let the thread die: the next commit must still wake the followers
+                logger.exception("could not wake the followers; the safety net will catch them up")
+
+
+_waker = _Waker()
 
 
 def _enqueue(names: list[str]) -> bool:

@@ -1,7 +1,7 @@
 """Following the event log never skips an event, even when appenders commit out of position order.
 
 PostgreSQL hands out positions when rows are inserted, not when transactions
-commit, so without the append lock (commands.eventlog._serialise_appends) a
+commit, so without the append lock (commands.eventlog._lock_and_read_version) a
 reader can see position 11 committed while 10 is still open, move past it,
 and never see 10. This test provokes exactly that: many concurrent appenders,
 some of which hold their transaction open after appending or roll it back,

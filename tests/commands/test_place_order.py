@@ -1,11 +1,15 @@
 """POST /api/commands/orders/place/: a customer orders for themself, staff for anyone; stock is reserved."""
 
+import re
 import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
-from commands.commands import MAX_ORDER_LINES
+from commands.commands import MAX_ORDER_LINES, OrderLineRequest, PlaceOrder
+from commands.handlers import dispatch
 from commands.models import Order, OrderStatus, Product
 from tests.commands.helpers import (
     EventLogWatch,
@@ -261,3 +265,40 @@ def test_a_malformed_customer_id_is_reported(product):
     response = post(signed_in(StaffFactory()), PLACE, {"customer_id": "Ada", **lines((product, 1))})
 
     assert list(assert_refused(response, 400, "invalid")["errors"]) == ["customer_id"]
+
+
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_an_order_of_three_products_costs_seven_statements(customer):
+    """Customer, products locked in one query, stock in one update, order, lines in one insert, log lock, events."""
+    products = sorted((ProductFactory(stock=10) for _ in range(3)), key=lambda product: product.pk)
+    command = PlaceOrder(
+        customer_id=None, lines=tuple(OrderLineRequest(product_id=product.pk, quantity=2) for product in products)
+    )
+    user = customer.user
+
+    with CaptureQueriesContext(connections["default"]) as statements:
+        dispatch(command, user)
+
+    kinds = [_kind(query["sql"]) for query in statements.captured_queries]
+    # The transaction's statements: up to its last, the events' insert (what follows is after the commit:
+    # the wake-ups, and on the embedded default the projections that run in-process).
+    in_transaction = [kind for kind in kinds[: kinds.index("INSERT commands_storedevent") + 1] if kind != "BEGIN"]
+    assert in_transaction == [
+        "SELECT commands_customer",
+        "SELECT commands_product",  # FOR UPDATE (on PostgreSQL), all three, in primary-key order
+        "UPDATE commands_product",
+        "INSERT commands_order",
+        "INSERT commands_orderline",
+        "SELECT the stream's version",  # with the append lock, on PostgreSQL
+        "INSERT commands_storedevent",
+    ], kinds
+    assert [stock_of(product) for product in products] == [8, 8, 8]
+
+
+def _kind(sql: str) -> str:
+    """A statement's verb and first table, or what the event log's lock-and-version statement reads."""
+    if re.search(r"max\(.*commands_storedevent", sql, re.IGNORECASE | re.DOTALL):
+        return "SELECT the stream's version"
+    verb = sql.split()[0].upper()
+    where = {"SELECT": r'FROM\s+"?(\w+)', "INSERT": r'INTO\s+"?(\w+)', "UPDATE": r'UPDATE\s+"?(\w+)'}.get(verb)
+    return f"{verb} {re.search(where, sql).group(1)}" if where else verb

@@ -41,6 +41,10 @@ HAVE_SAFE_DEFAULTS = {
     "LOG_LEVEL",
     # Tuning knobs with production defaults (connection reuse, body size, projections, pagination, caching).
     "CONN_MAX_AGE",
+    # The web processes' pool and background wake-ups: scripts/serve turns them on, the workers go without.
+    "DATABASE_POOL_SIZE",
+    "DATABASE_POOL_TIMEOUT",
+    "WAKE_UPS_IN_BACKGROUND",
     "COMMAND_SWEEP_SECONDS",
     "COMMAND_SWEEP_AFTER_SECONDS",
     "MAX_REQUEST_BYTES",

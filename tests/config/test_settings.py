@@ -108,6 +108,26 @@ def test_redis_serves_the_cache_and_the_celery_broker(production):
     assert production["CELERY_TASK_ALWAYS_EAGER"] is False
 
 
+def test_without_a_pool_size_each_thread_opens_its_own_connections(production):
+    assert all("pool" not in db.get("OPTIONS", {}) for db in production["DATABASES"].values())
+
+
+def test_a_pool_size_bounds_every_postgresql_alias_and_drops_persistent_connections():
+    databases = settings_with(**PRODUCTION, CONN_MAX_AGE="60", DATABASE_POOL_SIZE="3")["DATABASES"]
+
+    for alias in ["default", "read"]:
+        assert databases[alias]["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
+        assert databases[alias]["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 3, "timeout": 2.0}
+    # A replica's pooled connection is not waited for longer than a new connection to it would be.
+    assert databases["read_replica_1"]["OPTIONS"]["pool"]["timeout"] == 2.0
+    assert databases["read_replica_1"]["OPTIONS"]["connect_timeout"] == 2
+
+
+def test_the_embedded_default_has_no_pool_to_take():
+    databases = settings_with(DATABASE_POOL_SIZE="3")["DATABASES"]
+    assert all("pool" not in db.get("OPTIONS", {}) for db in databases.values())
+
+
 # --- Embedded default -----------------------------------------------------------------
 
 

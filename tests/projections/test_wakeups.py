@@ -4,6 +4,7 @@ A broken broker or cache never fails a command that has committed: the
 wake-up is logged and beat's safety net catches up later.
 """
 
+import threading
 from collections import Counter
 
 import pytest
@@ -18,7 +19,7 @@ from projections import wakeups
 from projections.registry import registry
 from projections.tasks import catch_up_everything, run_follower
 from tests.factories import ProductFactory
-from tests.processes import free_port
+from tests.processes import free_port, wait_until
 from tests.projections.helpers import restock
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -148,3 +149,59 @@ def test_an_unreachable_cache_claims_every_follower(cache_down, caplog, enqueued
 
     assert Counter(enqueued) == Counter({name: 2 for name in registry()})
     assert "could not reach the cache to coalesce wake-ups" in caplog.text
+
+
+# --- In the background (WAKE_UPS_IN_BACKGROUND, as scripts/serve runs the web processes) ---------
+
+
+@pytest.fixture
+def wake_ups_in_background(settings):
+    settings.WAKE_UPS_IN_BACKGROUND = True
+
+
+def wait_for(condition) -> None:
+    wait_until(condition, timeout=30, what="the waker thread")
+
+
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_a_command_does_not_wait_for_its_wake_ups_which_still_follow(wake_ups_in_background, monkeypatch, enqueued):
+    kettle = ProductFactory(stock=10)
+    runs_started()
+    enqueued.clear()
+    cache_answers = threading.Event()
+    claim_all = wakeups.claim_all
+
+    def slow_cache(names):
+        cache_answers.wait(30)
+        return claim_all(names)
+
+    monkeypatch.setattr(wakeups, "claim_all", slow_cache)
+
+    recorded = restock(kettle, 5)  # answered while the cache has not yet answered the waker
+
+    assert StoredEvent.objects.filter(position=recorded.position).exists()
+    assert enqueued == []
+    cache_answers.set()
+    wait_for(lambda: Counter(enqueued) == EVERY_FOLLOWER_ONCE)
+
+
+def test_in_the_background_a_burst_of_commits_still_enqueues_one_run_per_follower(wake_ups_in_background, enqueued):
+    events_committed(1000)
+
+    wait_for(lambda: Counter(enqueued) == EVERY_FOLLOWER_ONCE)
+    run_follower("order_summary")
+    events_committed(1)
+    wait_for(lambda: Counter(enqueued) == EVERY_FOLLOWER_ONCE + Counter(["order_summary"]))
+
+
+def test_the_waker_survives_a_broken_cache_and_wakes_on_the_next_commit(
+    wake_ups_in_background, monkeypatch, enqueued, caplog
+):
+    monkeypatch.setattr(wakeups, "claim_all", lambda names: 1 / 0)
+    events_committed(1)
+    wait_for(lambda: "could not wake the followers" in caplog.text)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(run_follower, "apply_async", lambda args=None, **options: enqueued.append(args[0]))
+    events_committed(1)
+    wait_for(lambda: Counter(enqueued) == EVERY_FOLLOWER_ONCE)

@@ -60,3 +60,27 @@ def test_a_cache_outage_lets_requests_through(anonymous_client, rates, monkeypat
     rates(anon="1/minute", user="1/minute")
     monkeypatch.setattr(throttles.QueryAnonThrottle, "cache", unreachable_cache)
     assert {anonymous_client.get(URL).status_code for _ in range(3)} == {200}
+
+
+class CountingCache:
+    """The real cache, counting the calls the throttle makes to it."""
+
+    def __init__(self, cache):
+        self.cache, self.calls = cache, []
+
+    def __getattr__(self, name):
+        method = getattr(self.cache, name)
+        return lambda *args, **kwargs: self.calls.append(name) or method(*args, **kwargs)
+
+
+def test_after_its_window_opens_a_request_costs_the_throttle_one_increment(anonymous_client, rates, monkeypatch):
+    rates(anon="100/day", user="100/day")  # a day's window: the requests below do not straddle two
+    counting = CountingCache(throttles.QueryAnonThrottle.cache)
+    monkeypatch.setattr(throttles.QueryAnonThrottle, "cache", counting)
+    anonymous_client.get(URL)  # may open a new window: an increment that fails, then an add
+    counting.calls.clear()
+
+    for _ in range(3):
+        assert anonymous_client.get(URL).status_code == 200
+
+    assert counting.calls == ["incr"] * 3  # no history list read and written back whole
