@@ -193,7 +193,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- Projections -----------------------------------------------------------
 PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
 # Events per batch of a rebuild (rebuild_projections, blue/green upgrades): it writes shadow tables nobody
-# reads, so a batch can be large; 5,000 measured best on the 2-core box (bench 4, README "Benchmarks").
+# reads, so a batch can be large, and a larger one merges more events into each row it upserts. 5,000 is a
+# first choice, not yet a benchmark's: bench 4 (--rebuild-batch-size) is where to settle it.
 REBUILD_BATCH_SIZE = env.int("REBUILD_BATCH_SIZE", default=5000)
 # Attempts at a failing event before its projection is marked failed (at least 2,
 # so the last attempt runs one event at a time and names the event).
