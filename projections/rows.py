@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import psycopg
 from django.db import connections, models
 
 from core import metrics
@@ -78,14 +79,48 @@ def load(row_class: type[Row], model: type[models.Model], keys: Iterable) -> dic
     if not keys:
         return {}
     columns = row_class._columns
-    values = model._default_manager.db_manager(READ_PRIMARY).filter(pk__in=keys).values_list(*columns)
+    connection = connections[READ_PRIMARY]
+    connection.ensure_connection()
+    records = _select_pg(connection, row_class, model, keys) if connection.vendor == "postgresql" else None
+    if records is None:
+        records = model._default_manager.db_manager(READ_PRIMARY).filter(pk__in=keys).values_list(*columns)
     rows = {}
-    for record in values:
+    for record in records:
         row = object.__new__(row_class)
         for column, value in zip(columns, record, strict=True):
             setattr(row, column, value)
         rows[getattr(row, row_class._key)] = row
     return rows
+
+
+def _select_pg(connection, row_class: type[Row], model: type[models.Model], keys: list) -> list[tuple]:
+    # psycopg's server-side binding sends the keys as one binary array: Django's IN (...) would format
+    # a literal per key in Python. Django loads jsonb as text (its JSONField decodes): so do we.
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in _fields(row_class))
+    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = ANY(%s)"
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, [keys])
+        records = cursor.fetchall()
+    decoders = _json_columns(row_class)
+    if decoders:
+        records = [_decoded(record, decoders) for record in records]
+    return records
+
+
+def _decoded(record: tuple, decoders: list[tuple[int, Any]]) -> tuple:
+    values = list(record)
+    for index, decoder in decoders:
+        if isinstance(values[index], str):
+            values[index] = json.loads(values[index], cls=decoder)
+    return tuple(values)
+
+
+@functools.cache
+def _json_columns(row_class: type[Row]) -> list[tuple[int, Any]]:
+    return [
+        (index, field.decoder) for index, field in enumerate(_fields(row_class)) if isinstance(field, models.JSONField)
+    ]
 
 
 def upsert(row_class: type[Row], model: type[models.Model], rows: Iterable[Row]) -> int:
@@ -115,8 +150,7 @@ def _copy_upsert(connection, row_class: type[Row], model: type[models.Model], ro
         f"SELECT {columns} FROM {quote(table)} WITH NO DATA"
     )
     dumpers = _copy_dumpers(row_class)
-    with connection.connection.cursor() as cursor:  # psycopg's own cursor, in Django's transaction
-        cursor.execute("SET LOCAL client_min_messages = warning")  # no NOTICE for an existing staging table
+    with psycopg.Cursor(connection.connection) as cursor:  # psycopg's own cursor, in Django's transaction
         cursor.execute(create)
         with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
             for row in rows:
