@@ -100,7 +100,7 @@ def _select_pg(connection, row_class: type[Row], model: type[models.Model], keys
     columns = ", ".join(quote(field.column) for field in _fields(row_class))
     sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = ANY(%s)"
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, [keys])
+        _execute(connection, cursor, sql, [keys])
         records = cursor.fetchall()
     decoders = _json_columns(row_class)
     if decoders:
@@ -151,13 +151,23 @@ def _copy_upsert(connection, row_class: type[Row], model: type[models.Model], ro
     )
     dumpers = _copy_dumpers(row_class)
     with psycopg.Cursor(connection.connection) as cursor:  # psycopg's own cursor, in Django's transaction
-        cursor.execute(create)
-        with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+        _execute(connection, cursor, create)
+        copy_sql = f"COPY {staging} ({columns}) FROM STDIN"
+        with cursor.copy(copy_sql) as copy:
             for row in rows:
                 copy.write_row([dump(getattr(row, column)) for column, dump in dumpers])
-        cursor.execute(_upsert_sql(connection, row_class, model, f"SELECT {columns} FROM {staging}"))
+        _execute(connection, cursor, copy_sql, None, executed=True)
+        _execute(connection, cursor, _upsert_sql(connection, row_class, model, f"SELECT {columns} FROM {staging}"))
         # Emptied now, not at the commit: one transaction may write the same table again (a rebuild's last replay).
-        cursor.execute(f"TRUNCATE {staging}")
+        _execute(connection, cursor, f"TRUNCATE {staging}")
+
+
+def _execute(connection, cursor, sql: str, params=None, *, executed: bool = False) -> None:
+    """Run `sql` on psycopg's own cursor, logged where Django logs its queries (DEBUG, tests counting queries)."""
+    if not executed:
+        cursor.execute(sql, params)
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": "0.000"})
 
 
 def staging_table(table: str) -> str:
