@@ -27,7 +27,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[dev,bench]'
 	touch $@
 
 install: $(INSTALLED)  ## Create .venv and install the project with its dev tools (skipped if up to date)

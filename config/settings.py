@@ -234,6 +234,10 @@ CELERY_BEAT_SCHEDULE = {
 # time. scripts/serve turns it on for the web processes; elsewhere commands wait for their wake-ups.
 WAKE_UPS_IN_BACKGROUND = env.bool("WAKE_UPS_IN_BACKGROUND", default=False)
 PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
+# Events per batch of a rebuild (rebuild_projections, blue/green upgrades): it writes shadow tables nobody
+# reads, so a batch can be large, and a larger one merges more events into each row it upserts. 5,000 is a
+# first choice, not yet a benchmark's: bench 4 (--rebuild-batch-size) is where to settle it.
+REBUILD_BATCH_SIZE = env.int("REBUILD_BATCH_SIZE", default=5000)
 # Attempts at a failing event before its projection is marked failed (at least 2,
 # so the last attempt runs one event at a time and names the event).
 PROJECTION_MAX_ATTEMPTS = max(2, env.int("PROJECTION_MAX_ATTEMPTS", default=3))

@@ -30,6 +30,7 @@ COMMANDS = Counter("shop_commands_total", "Commands handled, by command and outc
 COMMAND_SECONDS = Histogram("shop_command_seconds", "Time to handle a command, commit included.", ["command"])
 EVENTS_APPENDED = Counter("shop_events_appended_total", "Events appended to the log, by type.", ["type"])
 BATCH_SECONDS = Histogram("shop_projection_batch_seconds", "Time to apply one batch, by follower.", ["follower"])
+ROWS_WRITTEN = Counter("shop_projection_rows_written_total", "Read-model rows upserted, by table.", ["table"])
 BATCH_FAILURES = Counter("shop_projection_failures_total", "Failed batch attempts, by follower.", ["follower"])
 QUERY_SECONDS = Histogram(
     "shop_query_seconds", "Time to answer a query endpoint, by endpoint and status.", ["endpoint", "status"]

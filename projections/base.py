@@ -2,8 +2,9 @@
 
 A projection owns one read model. Each handler names its event type and the
 rows (primary keys) the event touches; the runner loads those rows for a whole
-batch in one query, lets the handlers change them in memory, event by event,
-and writes them back with one bulk upsert. Handlers never query or save.
+batch in one query, as plain rows (projections.rows), lets the handlers change
+them in memory, event by event, and writes them back with one upsert per table.
+Handlers never query or save.
 
 Subscribers (e-mail, cache) follow the same log with their own checkpoints
 but cause side effects instead of building read models, so rebuilds never
@@ -21,7 +22,7 @@ from django.db import models
 
 from commands.eventlog import RecordedEvent
 from commands.events import DomainEvent
-from core.routers import READ_PRIMARY
+from projections import rows as row_store
 
 
 class HandlerFailed(Exception):
@@ -59,6 +60,8 @@ class Projection:
     # Raise it whenever the handlers or the read model change what a replay of the log gives:
     # the deployed code then rebuilds the read model blue/green by itself (projections.versions).
     version: ClassVar[int] = 1
+    # Columns the handlers never see and the upsert never writes (kept up by the projection itself).
+    unprojected_fields: ClassVar[frozenset[str]] = frozenset()
     handlers: ClassVar[dict[str, Handler]]
 
     def __init_subclass__(cls, **kwargs):
@@ -73,9 +76,13 @@ class Projection:
     def event_types(self) -> list[str]:
         return sorted(self.handlers)
 
-    def new_row(self, model: type[models.Model], key) -> models.Model:
-        """Return a fresh row for `key`; handlers fill in the rest."""
-        return model(pk=key)
+    def row_type(self, model: type[models.Model]) -> type[row_store.Row]:
+        """The plain-row class the handlers get for `model` (the read model or a scratch copy)."""
+        return row_store.row_type(model, self.unprojected_fields)
+
+    def new_row(self, model: type[models.Model], key) -> row_store.Row:
+        """Return a fresh row for `key`, every column at its default; handlers fill in the rest."""
+        return row_store.new_row(self.row_type(model), key)
 
     def handle(self, batch: list[RecordedEvent]) -> None:
         """Apply `batch` to the read model, inside the caller's transaction on `read`."""
@@ -90,7 +97,7 @@ class Projection:
         if not relevant:
             return
         keys = {key for recorded, handler in relevant for key in handler.rows(recorded.event, recorded)}
-        rows = model._default_manager.db_manager(READ_PRIMARY).in_bulk(list(keys))
+        rows = row_store.load(self.row_type(model), model, keys)
         self.fold(relevant, rows, model)
         self.write(model, list(rows.values()))
 
@@ -114,12 +121,9 @@ class Projection:
             except Exception as error:
                 raise HandlerFailed(recorded.position, recorded.type) from error
 
-    def write(self, model: type[models.Model], rows: list[models.Model]) -> None:
+    def write(self, model: type[models.Model], rows: list[row_store.Row]) -> None:
         """Upsert `rows` in one statement."""
-        updated = [field.name for field in model._meta.concrete_fields if field.editable and not field.primary_key]
-        model._default_manager.db_manager(READ_PRIMARY).bulk_create(
-            rows, update_conflicts=True, unique_fields=[model._meta.pk.name], update_fields=updated
-        )
+        row_store.upsert(self.row_type(model), model, rows)
 
 
 class Subscriber:

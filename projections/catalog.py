@@ -1,9 +1,7 @@
 """ProductCatalog: what the shop sells, with its price, the stock still available and units sold."""
 
-import functools
-
 from django.contrib.postgres.search import SearchVector
-from django.db import connections, models
+from django.db import connections
 
 from commands.events import (
     OrderCancelled,
@@ -40,6 +38,8 @@ class ProductCatalogProjection(Projection):
     name = "product_catalog"
     model = ProductCatalog
     cache_family = "products"
+    # Set by its own UPDATE in apply(), from columns that only change on registration.
+    unprojected_fields = frozenset({"search_vector"})
 
     @handles(ProductRegistered, rows=_the_product)
     def registered(self, rows, event: ProductRegistered, recorded):
@@ -81,15 +81,6 @@ class ProductCatalogProjection(Projection):
             row.units_sold -= line.quantity
             row.updated_at = recorded.recorded_at
 
-    def write(self, model, rows):
-        # search_vector is set by its own UPDATE below, so the upsert can leave it out, and must:
-        # Django cannot send a tsvector column as an UNNEST array, and falls back to a VALUES
-        # list with a placeholder per cell, whose building and parsing in Python cost more than
-        # the database's own work on the batch.
-        upserted = _without_search_vector(model)
-        names = [field.attname for field in upserted._meta.concrete_fields]
-        super().write(upserted, [upserted(**{name: getattr(row, name) for name in names}) for row in rows])
-
     def apply(self, batch, model):
         super().apply(batch, model)
         registered = [r.event.product_id for r in batch if r.type == ProductRegistered.type_name()]
@@ -99,11 +90,3 @@ class ProductCatalogProjection(Projection):
             model._default_manager.db_manager(READ_PRIMARY).filter(pk__in=registered).update(
                 search_vector=catalog_search_vector()
             )
-
-
-@functools.cache
-def _without_search_vector(model: type[models.Model]) -> type[models.Model]:
-    """An unmanaged copy of `model` (the read model or a scratch copy) on the same table, minus search_vector."""
-    meta = type("Meta", (), {"db_table": model._meta.db_table, "app_label": model._meta.app_label, "managed": False})
-    fields = {f.name: f.clone() for f in model._meta.local_concrete_fields if f.name != "search_vector"}
-    return type(f"{model.__name__}Upsert", (models.Model,), {"__module__": __name__, "Meta": meta, **fields})

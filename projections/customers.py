@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from commands.domain.orders import OrderStatus
 from commands.events import CustomerRegistered, OrderCancelled, OrderPaid, OrderPlaced
+from projections import rows as row_store
 from projections.base import Projection, handles
 from queries.models import CustomerOrderHistory
 
@@ -18,7 +19,7 @@ class CustomerOrderHistoryProjection(Projection):
     cache_family = "customers"
 
     def new_row(self, model, key):
-        return model(pk=key, order_count=0, lifetime_value=Decimal(0))
+        return row_store.new_row(self.row_type(model), key, order_count=0, lifetime_value=Decimal(0))
 
     @handles(CustomerRegistered, rows=_the_customer)
     def registered(self, rows, event: CustomerRegistered, recorded):

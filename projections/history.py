@@ -27,6 +27,7 @@ from commands.eventlog import head_position, read_streams
 from commands.models import Customer, Order, OrderLine, Product
 from projections.base import Projection
 from projections.registry import registry
+from projections.rows import Row
 
 __all__ = ["PastState", "StateAfterEvent", "head_position", "past_states", "state_at", "states_by_position"]
 
@@ -39,7 +40,7 @@ class PastState:
     recorded_at: datetime
     event_type: str
     stream_id: uuid.UUID
-    row: models.Model
+    row: Row  # a plain row (projections.rows), with its model's _meta
 
 
 def _order_streams(order_id: uuid.UUID) -> list[uuid.UUID]:
@@ -111,7 +112,7 @@ class StateAfterEvent:
     changes: list[tuple[str, Any, Any]]
 
 
-def row_values(row: models.Model) -> dict[str, Any]:
+def row_values(row: Row) -> dict[str, Any]:
     """The row's stored fields, by name (the full-text search vector is not one to show)."""
     return {
         field.name: getattr(row, field.attname)

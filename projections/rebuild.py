@@ -34,7 +34,7 @@ from core.routers import READ_PRIMARY
 from projections.base import Projection
 from projections.models import Checkpoint
 from projections.registry import registry
-from projections.runner import catch_up, ensure_checkpoints
+from projections.runner import catch_up_projections, ensure_checkpoints
 from projections.tables import create_shadow, drop_table, recreate_table, rows_in_key_order, scratch_model, swap_in
 from queries.caching import invalidate
 
@@ -64,26 +64,49 @@ def rebuild(
     force: bool = False,
 ) -> RebuildResult:
     """Rebuild `projection`'s read model from the whole log, then resume live projection."""
-    batch_size = batch_size or settings.PROJECTION_BATCH_SIZE
+    return rebuild_together([projection], batch_size=batch_size, progress=progress, force=force)[0]
+
+
+def rebuild_together(
+    projections: list[Projection],
+    *,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> list[RebuildResult]:
+    """Rebuild several read models in one pass over the log: each batch is read and decoded once for all of them.
+
+    Each projection swaps its own shadow in, all in the one closing transaction,
+    so they go live together at the same position.
+    """
+    batch_size = batch_size or settings.REBUILD_BATCH_SIZE
     started = time.monotonic()
-    state_before = _pause_for_rebuild(projection, force=force)
-    shadow = scratch_model(projection.model, "shadow")
+    states_before = _pause_all_for_rebuild(projections, force=force)
+    shadows = {projection.name: scratch_model(projection.model, "shadow") for projection in projections}
     try:
-        shadow = create_shadow(projection.model)
-        position, events = replay(projection, shadow, after=0, batch_size=batch_size, progress=progress)
+        targets = [(projection, create_shadow(projection.model)) for projection in projections]
+        position, events = replay_together(targets, after=0, batch_size=batch_size, progress=progress)
         with transaction.atomic(using=READ_PRIMARY):
-            checkpoint = Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=projection.name)
-            position, more = replay(projection, shadow, after=position, batch_size=batch_size)
-            swap_in(projection.model, shadow)
-            _set_live(checkpoint, position, projection.version)
+            checkpoints = {
+                projection.name: Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=projection.name)
+                for projection in projections
+            }
+            position, more = replay_together(targets, after=position, batch_size=batch_size)
+            for projection, shadow in targets:
+                swap_in(projection.model, shadow)
+                _set_live(checkpoints[projection.name], position, projection.version)
     except BaseException:
-        _restore(projection, state_before)  # the live table was not touched: carry on as before
+        for projection in projections:  # the live tables were not touched: carry on as before
+            _restore(projection, states_before[projection.name])
         raise
     finally:
-        drop_table(shadow)  # a leftover of a failed rebuild; after a swap it no longer exists
-    _forget_cached_responses(projection)
-    catch_up(projection, batch_size=batch_size)
-    return RebuildResult(projection.name, position, events + more, time.monotonic() - started)
+        for shadow in shadows.values():
+            drop_table(shadow)  # a leftover of a failed rebuild; after a swap it no longer exists
+    for projection in projections:
+        _forget_cached_responses(projection)
+    catch_up_projections(projections, batch_size=batch_size)
+    seconds = time.monotonic() - started
+    return [RebuildResult(projection.name, position, events + more, seconds) for projection in projections]
 
 
 def start_subscribers_at_head() -> dict[str, int]:
@@ -116,6 +139,21 @@ def replay(
     progress: Progress | None = None,
 ) -> tuple[int, int]:
     """Apply the events after `after` (up to `upto`, or the head) to `model`; return (position, count)."""
+    return replay_together([(projection, model)], after=after, batch_size=batch_size, upto=upto, progress=progress)
+
+
+def replay_together(
+    targets: list[tuple[Projection, type[models.Model]]],
+    *,
+    after: int,
+    batch_size: int,
+    upto: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[int, int]:
+    """Apply the events after `after` (up to `upto`, or the head) to each (projection, model); return (position, count).
+
+    One transaction a batch: memory stays at one batch's events and rows, whatever the log's length.
+    """
     position, count = after, 0
     head = upto if upto is not None else head_position()
     while True:
@@ -125,10 +163,25 @@ def replay(
         if not batch:
             return position, count
         with transaction.atomic(using=READ_PRIMARY):
-            projection.apply(batch, model)
+            for projection, model in targets:
+                projection.apply(batch, model)
         position, count = batch[-1].position, count + len(batch)
         if progress:
             progress(count, position, max(head, position))
+
+
+def _pause_all_for_rebuild(projections: list[Projection], *, force: bool) -> dict[str, str]:
+    """Mark every projection rebuilding and return the states they were in; if one is refused, none is paused."""
+    states_before: dict[str, str] = {}
+    try:
+        for projection in projections:
+            states_before[projection.name] = _pause_for_rebuild(projection, force=force)
+    except BaseException:
+        for projection in projections:
+            if projection.name in states_before:
+                _restore(projection, states_before[projection.name])
+        raise
+    return states_before
 
 
 def _pause_for_rebuild(projection: Projection, *, force: bool) -> str:

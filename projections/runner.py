@@ -10,6 +10,18 @@ A handler that raises is retried a few times, one event at a time, so the
 failure names its event; then only that follower is marked failed. Database
 outages (OperationalError) are not counted: they propagate so that the Celery
 task retries later with backoff.
+
+catch_up_projections() takes every live projection along in one pass over the
+log: each batch is read once, each event decoded once (RecordedEvent.event is
+cached on the shared object), and handed to every projection. Why one
+transaction with a savepoint per projection, rather than a reader feeding a
+transaction per projection: a savepoint keeps each projection's rows and its
+checkpoint in step exactly as its own transaction would (its upsert and its
+checkpoint update are released or rolled back together), at the cost of two
+statements instead of a commit per projection per batch, and a handler that
+raises rolls back its own savepoint only. That projection leaves the pass, and
+once the pass has committed the others' work, it catches up alone through
+catch_up() with its usual retries; the others never wait for it.
 """
 
 from __future__ import annotations
@@ -28,7 +40,7 @@ from core.routers import READ_PRIMARY
 from projections import announcements
 from projections.base import HandlerFailed, Projection, Subscriber
 from projections.models import Checkpoint
-from projections.registry import registry
+from projections.registry import registry, replayable_projections
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +74,93 @@ def ensure_checkpoints() -> None:
         [Checkpoint(name=name, version=getattr(follower, "version", 1)) for name, follower in registry().items()],
         ignore_conflicts=True,
     )
+
+
+def catch_up_projections(
+    projections: list[Projection] | None = None, *, batch_size: int | None = None
+) -> dict[str, CatchUpResult]:
+    """Catch every live projection (or those given) up to the head in one pass over the log; result by name."""
+    batch_size = batch_size or settings.PROJECTION_BATCH_SIZE
+    ensure_checkpoints()
+    riding = {projection.name: projection for projection in projections or replayable_projections().values()}
+    applied = dict.fromkeys(riding, 0)
+    results: dict[str, CatchUpResult] = {}
+    alone: list[Projection] = []
+    while riding:
+        finished, fell_off, counts = _apply_shared_batch(riding, batch_size)
+        for name, count in counts.items():
+            applied[name] += count
+        for name, (outcome, position) in finished.items():
+            results[name] = CatchUpResult(name, outcome, applied[name], position)
+            del riding[name]
+        for name in fell_off:
+            alone.append(riding.pop(name))
+    for projection in alone:  # after the pass has committed: the others never wait for a failing one
+        result = catch_up(projection, batch_size=batch_size)
+        results[projection.name] = CatchUpResult(
+            projection.name, result.outcome, applied[projection.name] + result.applied, result.position
+        )
+    return results
+
+
+def _apply_shared_batch(riding: dict[str, Projection], batch_size: int):
+    """Apply the next batch of the log to every projection in `riding`, each under its own savepoint.
+
+    Return (finished: name -> (outcome, position), fell_off: names to catch up alone, counts: name -> applied).
+    """
+    finished: dict[str, tuple[Outcome, int]] = {}
+    fell_off: list[str] = []
+    counts: dict[str, int] = {}
+    advanced: list[tuple[Projection, list]] = []
+    with transaction.atomic(using=READ_PRIMARY):
+        checkpoints = {
+            checkpoint.name: checkpoint
+            for checkpoint in Checkpoint.objects.using(READ_PRIMARY)
+            .select_for_update(skip_locked=True)
+            .filter(name__in=list(riding))
+        }
+        ready = {}
+        for name, projection in riding.items():
+            checkpoint = checkpoints.get(name)
+            if checkpoint is None:
+                fell_off.append(name)  # another runner holds it: catch_up() says BUSY
+            elif checkpoint.state != Checkpoint.State.LIVE or not _same_version(projection, checkpoint):
+                finished[name] = (Outcome.PAUSED, checkpoint.position)
+            elif checkpoint.attempts:
+                fell_off.append(name)  # stumbling: it retries one event at a time, alone
+            else:
+                ready[name] = checkpoint
+        if not ready:
+            return finished, fell_off, counts
+        batch = read_events(min(checkpoint.position for checkpoint in ready.values()), batch_size)
+        for name, checkpoint in ready.items():
+            projection = riding[name]
+            # Projections ahead of the slowest one skip the events they have already applied.
+            events = [recorded for recorded in batch if recorded.position > checkpoint.position]
+            if events:
+                try:
+                    with metrics.BATCH_SECONDS.labels(name).time(), transaction.atomic(using=READ_PRIMARY):
+                        projection.handle(events)
+                        _advance(checkpoint, events[-1].position)
+                except TRANSIENT_ERRORS:
+                    raise
+                except Exception:
+                    fell_off.append(name)  # its savepoint is rolled back; it catches up alone, with retries
+                    continue
+                advanced.append((projection, events))
+                counts[name] = len(events)
+            if len(batch) < batch_size:  # the batch reached the head
+                finished[name] = (Outcome.CAUGHT_UP, checkpoint.position)
+    for projection, events in advanced:
+        announcements.announce(projection.name, events[-1].position)
+        logger.info(
+            "%s applied events #%d..#%d",
+            projection.name,
+            events[0].position,
+            events[-1].position,
+            extra={"follower": projection.name, "correlation_ids": _correlation_ids(events)},
+        )
+    return finished, fell_off, counts
 
 
 def catch_up(follower: Projection | Subscriber, *, batch_size: int | None = None) -> CatchUpResult:

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from commands.events import OrderCancelled, OrderPlaced
+from projections import rows as row_store
 from projections.base import Projection, handles
 from queries.models import DailySales
 
@@ -18,7 +19,15 @@ class DailySalesProjection(Projection):
 
     def new_row(self, model, key):
         zero = Decimal(0)
-        return model(pk=key, orders_placed=0, items_sold=0, revenue=zero, orders_cancelled=0, revenue_cancelled=zero)
+        return row_store.new_row(
+            self.row_type(model),
+            key,
+            orders_placed=0,
+            items_sold=0,
+            revenue=zero,
+            orders_cancelled=0,
+            revenue_cancelled=zero,
+        )
 
     @handles(OrderPlaced, rows=_the_day)
     def placed(self, rows, event: OrderPlaced, recorded):

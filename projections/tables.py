@@ -10,6 +10,7 @@ import functools
 from django.db import connections, models
 
 from core.routers import READ_PRIMARY
+from projections.rows import staging_table
 
 
 @functools.cache
@@ -41,9 +42,12 @@ def recreate_table(model: type[models.Model]) -> None:
 
 
 def drop_table(model: type[models.Model]) -> None:
+    """Drop `model`'s table on `read`, and this connection's staging table for it (projections.rows)."""
     connection = connections[READ_PRIMARY]
+    table = model._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(model._meta.db_table)}")
+        cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(table)}")
+        cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(staging_table(table))}")
 
 
 def replace_rows(target: type[models.Model], source: type[models.Model]) -> None:

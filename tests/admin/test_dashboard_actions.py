@@ -69,7 +69,7 @@ def test_a_rebuild_runs_and_records_its_progress_and_outcome(operator_client, op
 def test_the_rebuild_task_records_progress_batch_by_batch(operator_client, settings, monkeypatch):
     for _ in range(3):
         ProductFactory()
-    settings.PROJECTION_BATCH_SIZE = 1
+    settings.REBUILD_BATCH_SIZE = 1
     seen: list[tuple[str, int]] = []
     recording = monitoring.progress_of
 

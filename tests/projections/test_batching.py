@@ -11,6 +11,7 @@ from commands.models import StoredEvent
 from core.routers import READ_PRIMARY
 from projections.models import Checkpoint
 from projections.registry import replayable_projections
+from projections.runner import catch_up_projections
 from tests.factories import CustomerFactory, ProductFactory, place_order
 from tests.projections.helpers import a_busy_day, project, read_models
 
@@ -65,12 +66,26 @@ def queries_to_project(name: str, orders: int, shop) -> int:
 
 @pytest.mark.parametrize("name", list(replayable_projections()))
 def test_a_batch_costs_the_same_queries_for_10_orders_as_for_100(name):
-    if name == "order_summary" and connections[READ_PRIMARY].vendor == "sqlite":
-        pytest.skip(
-            "SQLite allows 999 parameters per statement, so Django splits an upsert of 100 order "
-            "summaries (13 columns each) into two statements; PostgreSQL shows the single upsert"
-        )
     shop = [ProductFactory(stock=500, price=Decimal("5.00")) for _ in range(5)], [CustomerFactory() for _ in range(3)]
     project(name)
 
     assert queries_to_project(name, 10, shop) == queries_to_project(name, 100, shop)
+
+
+def test_one_pass_reads_each_batch_of_the_log_once_for_every_projection():
+    a_busy_day()
+    head = head_position()
+
+    with CaptureQueriesContext(connections["default"]) as on_default:
+        results = catch_up_projections(batch_size=3)
+
+    assert {result.position for result in results.values()} == {head}
+    reads = [query for query in on_default.captured_queries if "commands_storedevent" in query["sql"]]
+    # Every full batch, and the short one that reached the head.
+    assert len(reads) == StoredEvent.objects.count() // 3 + 1
+    in_one_pass = read_models()
+
+    forget_everything()
+    for name in replayable_projections():
+        project(name, batch_size=3)
+    assert read_models() == in_one_pass

@@ -17,7 +17,7 @@ from projections.base import Projection
 from projections.models import Checkpoint, SkippedEvent
 from projections.operations import OperationRefused, retry, skip_failed_event
 from projections.registry import registry
-from projections.runner import Outcome
+from projections.runner import Outcome, catch_up_projections
 from projections.tasks import run_follower
 from queries.models import CustomerOrderHistory
 from tests.factories import ProductFactory, place_order
@@ -205,3 +205,26 @@ def test_a_database_outage_is_left_to_the_task_to_retry_and_counts_no_attempt(or
     stalled = checkpoint("customer_history")
     assert (stalled.state, stalled.position, stalled.attempts, stalled.error) == ("live", 0, 0, "")
     assert project("customer_history").position == head_position()
+
+
+def test_in_a_shared_pass_a_failing_projection_stops_only_itself(orders, settings):
+    with broken("customer_history", "OrderPaid", at=orders) as calls:
+        results = catch_up_projections()
+
+    assert results.pop("customer_history").outcome is Outcome.FAILED
+    assert checkpoint("customer_history").position == the_event_before(orders)
+    assert {name: (result.outcome, result.position) for name, result in results.items()} == {
+        name: (Outcome.CAUGHT_UP, head_position()) for name in results
+    }
+    # Once in the shared batch (its savepoint rolled back), then alone, with its retries.
+    assert calls.count(orders) == 1 + settings.PROJECTION_MAX_ATTEMPTS
+
+
+def test_a_shared_pass_applies_nothing_twice_to_a_projection_that_was_ahead(customer, orders):
+    project("customer_history")  # ahead of the others
+
+    results = catch_up_projections(batch_size=2)
+
+    assert {result.position for result in results.values()} == {head_position()}
+    history = row(CustomerOrderHistory, customer.pk)
+    assert (history.order_count, history.lifetime_value) == (3, Decimal("160.00"))

@@ -38,3 +38,4 @@ def positive_batch_size(text: str) -> int:
 
 
 BATCH_SIZE_HELP = "Events per batch (default: the PROJECTION_BATCH_SIZE setting, 500)."
+REBUILD_BATCH_SIZE_HELP = "Events per batch (default: the REBUILD_BATCH_SIZE setting, 5000)."

@@ -2,8 +2,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from projections.management.commands._names import BATCH_SIZE_HELP, chosen_projections, positive_batch_size
-from projections.rebuild import RebuildRefused, rebuild, start_subscribers_at_head
+from projections.management.commands._names import REBUILD_BATCH_SIZE_HELP, chosen_projections, positive_batch_size
+from projections.rebuild import RebuildRefused, rebuild_together, start_subscribers_at_head
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("names", nargs="*", help="Projections to rebuild.")
         parser.add_argument("--all", action="store_true", help="Rebuild every projection.")
-        parser.add_argument("--batch-size", type=positive_batch_size, default=None, help=BATCH_SIZE_HELP)
+        parser.add_argument("--batch-size", type=positive_batch_size, default=None, help=REBUILD_BATCH_SIZE_HELP)
         parser.add_argument(
             "--force", action="store_true", help="Take over a rebuild that was interrupted and left behind."
         )
@@ -30,20 +30,20 @@ class Command(BaseCommand):
         if subscribers_from_head:
             for name, position in start_subscribers_at_head().items():
                 self.stdout.write(f"{name}: starts at #{position}, the head of the log")
-        for projection in chosen_projections(names, everything=options["all"]):
-            started = time.monotonic()
-            try:
-                result = rebuild(
-                    projection,
-                    batch_size=batch_size,
-                    force=force,
-                    progress=self._progress(projection.name, started),
-                )
-            except RebuildRefused as refused:
-                raise CommandError(str(refused)) from None
+        projections = chosen_projections(names, everything=options["all"])
+        started = time.monotonic()
+        label = projections[0].name if len(projections) == 1 else f"{len(projections)} projections"
+        try:
+            # One pass over the log for all of them: each event is read and decoded once.
+            results = rebuild_together(
+                projections, batch_size=batch_size, force=force, progress=self._progress(label, started)
+            )
+        except RebuildRefused as refused:
+            raise CommandError(str(refused)) from None
+        if self.stdout.isatty():
+            self.stdout.write("")  # end the progress bar's line
+        for result in results:
             rate = result.events / result.seconds if result.seconds else 0
-            if self.stdout.isatty():
-                self.stdout.write("")  # end the progress bar's line
             self.stdout.write(
                 self.style.SUCCESS(
                     f"{result.name}: {result.events} events in {result.seconds:.1f}s "
