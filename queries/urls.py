@@ -4,7 +4,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from core.api_index import INDEX_URL_NAME, EndpointIndexView
-from queries import views
+from queries import live, views
 
 app_name = "queries"
 
@@ -19,5 +19,6 @@ query_patterns = router.urls
 urlpatterns = [
     # The same index as the commands', in place of DefaultRouter's (which lists no detail URL).
     path("", EndpointIndexView.as_view(name="Queries", patterns=query_patterns), name=INDEX_URL_NAME),
+    path("stream/", live.stream_view, name="stream"),
     *query_patterns,
 ]

@@ -1,0 +1,228 @@
+"""The fan-out of live changes to a web process's streams: each change is read and rendered once, then relayed.
+
+One Hub per process (per event loop) follows the event log: woken by the
+projections' checkpoint announcements (queries.listening), and every
+STREAM_HEARTBEAT_SECONDS anyway for the announcements lost while Redis was
+away, it reads the events after its position, folds the changed rows
+(projections.live), renders each message once and offers the batch to every
+stream. A stream only filters what its listener may hear.
+
+Each batch says which stretch of the log it covers. A stream keeps its own
+position and, if a batch starts past it (it joined while the hub was reading,
+or fell so far behind that its queue was dropped), reads the gap from the log
+itself. So no change is lost between catching up and going live, and a slow
+client costs memory only up to its queue's bound.
+
+Nothing holds a thread: streams and the hub are coroutines, and every read runs
+briefly in the executor and hands its database connection back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connections
+
+from projections.live import LiveRows, head_position, read_events, topic_event_types
+from projections.status import follower_statuses
+from queries import stream as wire
+from queries.listening import listening
+from queries.stream import PROJECTION, Listener, Message, change_message, status_message
+
+logger = logging.getLogger(__name__)
+
+# Events read per query; a batch that fills it is followed by another at once.
+PAGE_EVENTS = 500
+# Batches a stream may have waiting before they are dropped and it reads the gap from the log.
+QUEUE_BATCHES = 64
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The messages for the events after `start`, up to and including `through`."""
+
+    start: int
+    through: int
+    messages: tuple[Message, ...]
+
+
+async def briefly(read, *args):
+    """Run `read` in the executor, then close the database connections it opened.
+
+    A stream lives for hours; it must not sit on a connection between reads.
+    """
+
+    def read_and_release():
+        try:
+            return read(*args)
+        finally:
+            for connection in connections.all(initialized_only=True):
+                if not connection.in_atomic_block:  # inside a test's transaction the connection is the test's
+                    connection.close()
+
+    # Not thread-sensitive: a stream outlives its request's thread, and the hub belongs to no request.
+    return await sync_to_async(read_and_release, thread_sensitive=False)()
+
+
+def read_changes(rows: LiveRows, after: int, until: int | None = None) -> tuple[list[Message], int, bool]:
+    """Messages for one page of the log after `after` (up to `until`); the position reached; whether more remain."""
+    events = read_events(after, PAGE_EVENTS)
+    more = len(events) == PAGE_EVENTS
+    if until is not None:
+        more = more and events[-1].position < until
+        events = [event for event in events if event.position <= until]
+    through = events[-1].position if events else after
+    relevant = topic_event_types(rows.topics)
+    changes = rows.changes(event for event in events if event.type in relevant)
+    return [change_message(change) for change in changes], through, more
+
+
+def current_statuses(position: int) -> list[Message]:
+    return [status_message(status, position) for status in follower_statuses()]
+
+
+class Stream:
+    """One client's stream: what it may hear, how far it has read, and the batches waiting for it."""
+
+    def __init__(self, listener: Listener, position: int | None):
+        self.listener = listener
+        self.position = position
+        self.queue: asyncio.Queue[Batch] = asyncio.Queue(maxsize=QUEUE_BATCHES)
+
+    def offer(self, batch: Batch) -> None:
+        if self.queue.full():
+            # Too far behind: drop what waits; the next batch starts past this stream, which reads the gap.
+            while not self.queue.empty():
+                self.queue.get_nowait()
+        self.queue.put_nowait(batch)
+
+    async def messages(self) -> AsyncIterator[bytes]:
+        """The stream's bytes: its opening, then what it missed, then live changes and heartbeats, until closed."""
+        if self.position is None:
+            self.position = await briefly(head_position)
+        yield wire.opening(self.position)
+        if PROJECTION in self.listener.topics:
+            yield b"".join(message.wire for message in await briefly(current_statuses, self.position))
+        async for part in self._catch_up(until=None):
+            yield part
+        heartbeat = settings.STREAM_HEARTBEAT_SECONDS
+        while True:
+            try:
+                batch = await asyncio.wait_for(self.queue.get(), heartbeat)
+            except TimeoutError:
+                yield wire.heartbeat(self.position)
+                continue
+            if batch.through <= self.position:
+                continue
+            if batch.start > self.position:
+                async for part in self._catch_up(until=batch.start):
+                    yield part
+            heard = [m.wire for m in batch.messages if m.position > self.position and self.listener.hears(m)]
+            self.position = batch.through
+            if heard:
+                yield b"".join(heard)
+
+    async def _catch_up(self, *, until: int | None) -> AsyncIterator[bytes]:
+        """What this stream missed after its position, read from the log, page by page (up to `until`)."""
+        rows = LiveRows()  # its own: the hub's rows are folded up to the hub's position, not this stream's
+        more = True
+        while more and (until is None or self.position < until):
+            messages, through, more = await briefly(read_changes, rows, self.position, until)
+            heard = [message.wire for message in messages if self.listener.hears(message)]
+            self.position = through
+            if heard:
+                yield b"".join(heard)
+
+
+class Hub:
+    """A web process's follower of the log for all its streams (see the module's docstring)."""
+
+    def __init__(self):
+        self.streams: set[Stream] = set()
+        self.position: int | None = None
+        self.rows = LiveRows()
+        self.sent_statuses: dict[str, bytes] = {}
+        # Its own context: a task inherits the context of whoever creates it, here the first stream's request.
+        self.task = asyncio.create_task(self._follow(), context=contextvars.Context())
+
+    def join(self, stream: Stream) -> None:
+        self.streams.add(stream)
+
+    def leave(self, stream: Stream) -> bool:
+        """Forget `stream`; True if it was the last."""
+        self.streams.discard(stream)
+        return not self.streams
+
+    def close(self) -> None:
+        # Not awaited: the last stream closes as its client goes, in a task being cancelled.
+        self.task.cancel()
+
+    async def _follow(self) -> None:
+        async with listening() as heard:
+            while True:
+                news = heard.upcoming()  # taken before reading, so an announcement made during the read still wakes us
+                try:
+                    await self._advance()
+                except Exception:
+                    logger.warning("the live stream could not read the event log; it tries again", exc_info=True)
+                    self.rows = LiveRows()  # a batch may have been half folded into them
+                await heard.wait(news, settings.STREAM_HEARTBEAT_SECONDS)
+
+    async def _advance(self) -> None:
+        if self.position is None:
+            self.position = await briefly(head_position)
+        more = True
+        while more:
+            messages, through, more = await briefly(read_changes, self.rows, self.position)
+            if any(PROJECTION in stream.listener.topics for stream in self.streams):
+                messages += await briefly(self._changed_statuses, through)
+            self._broadcast(Batch(self.position, through, tuple(messages)))
+            self.position = through
+
+    def _changed_statuses(self, position: int) -> list[Message]:
+        """The statuses that changed since this hub last sent them."""
+        changed = []
+        for status in follower_statuses():
+            message = status_message(status, position)
+            body = message.wire.partition(b"\ndata: ")[2]  # the id moves on; only a changed body is news
+            if self.sent_statuses.get(status.name) != body:
+                self.sent_statuses[status.name] = body
+                changed.append(message)
+        return changed
+
+    def _broadcast(self, batch: Batch) -> None:
+        if batch.through == batch.start and not batch.messages:
+            return
+        for stream in self.streams:
+            stream.offer(batch)
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+async def stream(listener: Listener, position: int | None) -> AsyncIterator[bytes]:
+    """A client's stream from `position` (None: from the head now); everything it held is freed when it closes."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+    client = Stream(listener, position)
+    hub.join(client)  # before catching up: what the hub reads meanwhile waits in the queue
+    try:
+        async for part in client.messages():
+            yield part
+    finally:
+        if hub.leave(client) and _hubs.get(loop) is hub:
+            del _hubs[loop]
+            hub.close()
+
+
+def hubs() -> int:
+    """How many hubs this process runs (one per event loop with streams): for tests."""
+    return len(_hubs)

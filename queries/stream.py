@@ -1,0 +1,130 @@
+"""Live read models over server-sent events: who may hear which topic, and how a change looks on the wire.
+
+A message is `event: <topic>`, `id: <log position>`, `data: <the detail JSON>`.
+For `order` and `product` the data is the resource's detail after the event at
+that position, computed from the event log (projections.live), so the same
+`id` is a cursor into the log: a client that reconnects with it (Last-Event-ID)
+resumes exactly where it stopped. A `projection` message carries a follower's
+status (the detail of /api/queries/projections/<name>/); statuses are not in
+the log, so its `id` is the stream's position in the log when it was sent, and
+a stream that (re)connects first receives every status as it is now.
+
+The fan-out to a process's streams is queries.fanout; the view is queries.stream_view.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from rest_framework.renderers import JSONRenderer
+
+from projections.live import Change
+from projections.status import FollowerStatus
+from queries.permissions import may_see_order
+from queries.serializers import OrderSerializer, ProductSerializer, ProjectionStatusDetailSerializer
+
+ORDER, PRODUCT, PROJECTION = "order", "product", "projection"
+TOPICS = (ORDER, PRODUCT, PROJECTION)
+
+# How long a browser's EventSource waits before reconnecting (the SSE `retry:` field), in milliseconds.
+RECONNECT_MILLISECONDS = 1000
+
+
+def topics_for(user) -> tuple[str, ...]:
+    """Every topic `user` may hear: the catalog for all, orders for customers (their own), statuses for staff."""
+    if user.is_staff:
+        return TOPICS
+    if user.is_authenticated:
+        return (ORDER, PRODUCT)
+    return (PRODUCT,)
+
+
+class TopicsRefused(Exception):
+    """The `topics` asked for are unknown (400), or not for this user (401 anonymous, 403 otherwise)."""
+
+    def __init__(self, status: int, code: str, detail: str):
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+def requested_topics(value: str | None, user) -> frozenset[str]:
+    """The topics of `?topics=a,b` for `user`, or all they may hear if none are given."""
+    allowed = topics_for(user)
+    if value is None or not value.strip():
+        return frozenset(allowed)
+    asked = {topic.strip() for topic in value.split(",") if topic.strip()}
+    if unknown := sorted(asked - set(TOPICS)):
+        raise TopicsRefused(
+            400, "unknown_topic", f"Unknown topics: {', '.join(unknown)}; the topics are {', '.join(TOPICS)}."
+        )
+    if refused := sorted(asked - set(allowed)):
+        if not user.is_authenticated:
+            raise TopicsRefused(401, "not_authenticated", f"Sign in to hear {', '.join(refused)}.")
+        raise TopicsRefused(403, "permission_denied", f"Only staff may hear {', '.join(refused)}.")
+    return frozenset(asked)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message, rendered once per web process and sent as is to every stream that may hear it."""
+
+    topic: str
+    position: int
+    customer_id: uuid.UUID | None  # whose order it is; None on every other topic
+    wire: bytes
+
+
+@dataclass(frozen=True)
+class Listener:
+    """Who is at the other end of a stream: what they asked to hear, and whose orders they may see."""
+
+    topics: frozenset[str]
+    staff: bool = False
+    customer_id: uuid.UUID | None = None
+
+    def hears(self, message: Message) -> bool:
+        if message.topic not in self.topics:
+            return False
+        return message.topic != ORDER or may_see_order(
+            staff=self.staff, customer_id=self.customer_id, order_customer_id=message.customer_id
+        )
+
+
+def change_message(change: Change) -> Message:
+    """The message for a changed order or product row."""
+    if change.topic == ORDER:
+        return Message(
+            ORDER,
+            change.position,
+            change.row.customer_id,
+            wire(ORDER, change.position, OrderSerializer(change.row).data),
+        )
+    return Message(PRODUCT, change.position, None, wire(PRODUCT, change.position, ProductSerializer(change.row).data))
+
+
+def status_message(status: FollowerStatus, position: int) -> Message:
+    """The message for a follower's status, sent when the stream has read the log up to `position`."""
+    return Message(
+        PROJECTION, position, None, wire(PROJECTION, position, ProjectionStatusDetailSerializer(status).data)
+    )
+
+
+def wire(topic: str, position: int, data) -> bytes:
+    """A server-sent event: the topic, the log position as its id, and the data as one line of JSON."""
+    return b"event: %s\nid: %d\ndata: %s\n\n" % (topic.encode(), position, JSONRenderer().render(data))
+
+
+def opening(position: int) -> bytes:
+    """A stream's first lines: how soon to reconnect, and where it starts in the log.
+
+    An `id` with no data dispatches no event but becomes the browser's
+    Last-Event-ID: a client that hears nothing before it reconnects resumes
+    from where it started, not from the head at that later time.
+    """
+    return b"retry: %d\nid: %d\n\n" % (RECONNECT_MILLISECONDS, position)
+
+
+def heartbeat(position: int) -> bytes:
+    """A comment that keeps proxies from closing an idle stream, and moves its id past what it has read."""
+    return b": heartbeat\nid: %d\n\n" % position
