@@ -65,9 +65,11 @@ def collect(stream, *, until, meanwhile=None, timeout: float = 10) -> Parser:
     return async_to_sync(read)()
 
 
-def listen_over_http(url: str, *, until, headers: dict | None = None, timeout: float = 10) -> Parser:
+def listen_over_http(
+    url: str, *, until, headers: dict | None = None, timeout: float = 10, parser: Parser | None = None
+) -> Parser:
     """GET the stream at `url` and read it until `until(parser)` holds (each read waits at most `timeout`)."""
-    parser = Parser()
+    parser = parser or Parser()
     with requests.get(url, headers=headers or {}, stream=True, timeout=timeout) as response:
         assert response.status_code == 200, response.text
         assert response.headers["Content-Type"].startswith("text/event-stream")
@@ -76,3 +78,44 @@ def listen_over_http(url: str, *, until, headers: dict | None = None, timeout: f
             if until(parser):
                 break
     return parser
+
+
+class Listening:
+    """A client holding a stream open on a thread, as a browser would, while the test goes on."""
+
+    def __init__(self, url: str, *, until, headers: dict | None = None, timeout: float = 30):
+        import threading
+
+        self.parser = Parser()  # filled as the stream goes: a test may look at what was heard so far
+        self.error: BaseException | None = None
+        self.opened = threading.Event()
+
+        def run():
+            try:
+                listen_over_http(
+                    url, until=self._opened_and(until), headers=headers, timeout=timeout, parser=self.parser
+                )
+            except BaseException as error:  # handed to the test by result()
+                self.error = error
+            finally:
+                self.opened.set()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert self.opened.wait(timeout), "the stream did not open"
+
+    def _opened_and(self, until):
+        def check(parser: Parser) -> bool:
+            if parser.last_id is not None:
+                self.opened.set()
+            return until(parser)
+
+        return check
+
+    def result(self, timeout: float = 60) -> Parser:
+        """The parser once `until` held; raises what the client met (a read that timed out, say)."""
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the stream did not deliver in time"
+        if self.error:
+            raise self.error
+        return self.parser

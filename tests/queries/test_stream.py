@@ -77,7 +77,9 @@ def test_a_customer_hears_their_own_orders_and_the_catalog_only(customer, other_
 
 
 def test_a_message_is_topic_id_and_one_line_of_json():
-    assert wire("order", 42, {"id": "x", "total": "1.00"}) == b'event: order\nid: 42\ndata: {"id":"x","total":"1.00"}\n\n'
+    assert (
+        wire("order", 42, {"id": "x", "total": "1.00"}) == b'event: order\nid: 42\ndata: {"id":"x","total":"1.00"}\n\n'
+    )
 
 
 def test_the_opening_and_the_heartbeat_move_the_id_without_dispatching_an_event():
