@@ -1,4 +1,4 @@
-"""In a real browser: a customer's live order page shows `paid` once the order is paid through the API, without a reload.
+"""In a real browser: the live order page shows `paid` once the order is paid through the API, without a reload.
 
 The shop is served for real (scripts/serve, a Celery worker, Redis): the page's
 EventSource holds the stream open with the session cookie it signed in with.
