@@ -83,8 +83,8 @@ def read_changes(rows: LiveRows, after: int, until: int | None = None) -> tuple[
     return [change_message(change) for change in changes], through, more
 
 
-def current_statuses(position: int) -> list[Message]:
-    return [status_message(status, position) for status in follower_statuses()]
+def current_statuses() -> list[Message]:
+    return [status_message(status) for status in follower_statuses()]
 
 
 class Stream:
@@ -108,7 +108,7 @@ class Stream:
             self.position = await briefly(head_position)
         yield wire.opening(self.position)
         if PROJECTION in self.listener.topics:
-            yield b"".join(message.wire for message in await briefly(current_statuses, self.position))
+            yield b"".join(message.wire for message in await briefly(current_statuses))
         async for part in self._catch_up(until=None):
             yield part
         heartbeat = settings.STREAM_HEARTBEAT_SECONDS
@@ -118,15 +118,18 @@ class Stream:
             except TimeoutError:
                 yield wire.heartbeat(self.position)
                 continue
-            if batch.through <= self.position:
-                continue
             if batch.start > self.position:
                 async for part in self._catch_up(until=batch.start):
                     yield part
-            heard = [m.wire for m in batch.messages if m.position > self.position and self.listener.hears(m)]
-            self.position = batch.through
+            heard = [message.wire for message in batch.messages if self.sends(message)]
+            self.position = max(self.position, batch.through)
             if heard:
                 yield b"".join(heard)
+
+    def sends(self, message: Message) -> bool:
+        """Whether to send `message`: one this stream may hear, and (a row's) not sent already by a catch-up."""
+        unsent = message.position is None or message.position > self.position
+        return unsent and self.listener.hears(message)
 
     async def _catch_up(self, *, until: int | None) -> AsyncIterator[bytes]:
         """What this stream missed after its position, read from the log, page by page (up to `until`)."""
@@ -181,18 +184,17 @@ class Hub:
         while more:
             messages, through, more = await briefly(read_changes, self.rows, self.position)
             if any(PROJECTION in stream.listener.topics for stream in self.streams):
-                messages += await briefly(self._changed_statuses, through)
+                messages += await briefly(self._changed_statuses)
             self._broadcast(Batch(self.position, through, tuple(messages)))
             self.position = through
 
-    def _changed_statuses(self, position: int) -> list[Message]:
+    def _changed_statuses(self) -> list[Message]:
         """The statuses that changed since this hub last sent them."""
         changed = []
         for status in follower_statuses():
-            message = status_message(status, position)
-            body = message.wire.partition(b"\ndata: ")[2]  # the id moves on; only a changed body is news
-            if self.sent_statuses.get(status.name) != body:
-                self.sent_statuses[status.name] = body
+            message = status_message(status)
+            if self.sent_statuses.get(status.name) != message.wire:
+                self.sent_statuses[status.name] = message.wire
                 changed.append(message)
         return changed
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.decorators import login_required
+from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
@@ -46,6 +47,9 @@ async def stream_view(request):
         return HttpResponseNotAllowed(["GET"])
     try:
         listener, position = await fanout.briefly(_open, request)
+        if not isinstance(request, ASGIRequest):
+            # Under WSGI (runserver, a test's live server) a stream would hold a thread for as long as it is open.
+            raise _Refused(503, "stream_needs_asgi", "The live stream is served by the ASGI server (scripts/serve).")
     except (_Refused, TopicsRefused) as refusal:
         return JsonResponse({"code": refusal.code, "detail": refusal.detail}, status=refusal.status)
     response = StreamingHttpResponse(fanout.stream(listener, position), content_type="text/event-stream")

@@ -5,9 +5,9 @@ For `order` and `product` the data is the resource's detail after the event at
 that position, computed from the event log (projections.live), so the same
 `id` is a cursor into the log: a client that reconnects with it (Last-Event-ID)
 resumes exactly where it stopped. A `projection` message carries a follower's
-status (the detail of /api/queries/projections/<name>/); statuses are not in
-the log, so its `id` is the stream's position in the log when it was sent, and
-a stream that (re)connects first receives every status as it is now.
+status (the detail of /api/queries/projections/<name>/). A status is not in the
+log, so it has no `id` and leaves the client's Last-Event-ID alone; a stream
+that (re)connects first receives every status as it is now.
 
 The fan-out to a process's streams is queries.fanout; the view is queries.stream_view.
 """
@@ -70,7 +70,7 @@ class Message:
     """One message, rendered once per web process and sent as is to every stream that may hear it."""
 
     topic: str
-    position: int
+    position: int | None  # the event's, for a row; None for a status, which is not in the log
     customer_id: uuid.UUID | None  # whose order it is; None on every other topic
     wire: bytes
 
@@ -103,16 +103,15 @@ def change_message(change: Change) -> Message:
     return Message(PRODUCT, change.position, None, wire(PRODUCT, change.position, ProductSerializer(change.row).data))
 
 
-def status_message(status: FollowerStatus, position: int) -> Message:
-    """The message for a follower's status, sent when the stream has read the log up to `position`."""
-    return Message(
-        PROJECTION, position, None, wire(PROJECTION, position, ProjectionStatusDetailSerializer(status).data)
-    )
+def status_message(status: FollowerStatus) -> Message:
+    """The message for a follower's status."""
+    return Message(PROJECTION, None, None, wire(PROJECTION, None, ProjectionStatusDetailSerializer(status).data))
 
 
-def wire(topic: str, position: int, data) -> bytes:
-    """A server-sent event: the topic, the log position as its id, and the data as one line of JSON."""
-    return b"event: %s\nid: %d\ndata: %s\n\n" % (topic.encode(), position, JSONRenderer().render(data))
+def wire(topic: str, position: int | None, data) -> bytes:
+    """A server-sent event: the topic, the log position as its id (if it has one), the data as one line of JSON."""
+    field = b"" if position is None else b"id: %d\n" % position
+    return b"event: %s\n%sdata: %s\n\n" % (topic.encode(), field, JSONRenderer().render(data))
 
 
 def opening(position: int) -> bytes:

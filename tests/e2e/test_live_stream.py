@@ -50,6 +50,10 @@ def order_events(parser) -> list[tuple[str, str, int]]:
     return [(event.data["id"], event.data["status"], event.id) for event in parser.events if event.topic == "order"]
 
 
+def order_summary_positions(parser) -> set[int]:
+    return {event.data["position"] for event in parser.events if event.data["name"] == "order_summary"}
+
+
 def test_a_customer_hears_their_order_paid_and_another_customer_never_does(services):
     base_url, _, staff, kettle = a_shop(services, **NO_REREAD)
     alice, bob = a_customer(base_url), a_customer(base_url)
@@ -66,10 +70,19 @@ def test_a_customer_hears_their_order_paid_and_another_customer_never_does(servi
         headers=bob.headers,
         until=lambda parser: any(event.topic == "product" for event in parser.events),
     )
+    # Staff (the projection dashboard) hear each follower's status as they connect, and again as it moves.
+    statuses = Listening(
+        stream_url(base_url, "projection"),
+        headers=staff.headers,
+        until=lambda parser: len(order_summary_positions(parser)) >= 2,
+    )
     paid = alice.command(f"orders/{order['id']}/pay/")
     staff.command(f"products/{kettle['id']}/change-price/", {"new_price": "22.00"})
 
     assert order_events(alices.result()) == [(order["id"], "paid", paid["position"])]
+    heard_by_staff = statuses.result()
+    assert {event.data["name"] for event in heard_by_staff.events} >= {"order_summary", "product_catalog"}
+    assert max(order_summary_positions(heard_by_staff)) >= paid["position"]
     heard_by_bob = bobs.result().events
     assert [event.topic for event in heard_by_bob] == ["product"]
     assert heard_by_bob[0].id > paid["position"]

@@ -41,8 +41,8 @@ class Parser:
                 fields[name] = value
             if "id" in fields:
                 self.last_id = int(fields["id"])
-            if "data" in fields:
-                self.events.append(Event(fields.get("event", "message"), int(fields["id"]), json.loads(fields["data"])))
+            if "data" in fields:  # an event without an id has the last one, as EventSource gives it
+                self.events.append(Event(fields.get("event", "message"), self.last_id, json.loads(fields["data"])))
 
 
 def collect(stream, *, until, meanwhile=None, timeout: float = 10) -> Parser:
@@ -86,6 +86,7 @@ class Listening:
     def __init__(self, url: str, *, until, headers: dict | None = None, timeout: float = 30):
         import threading
 
+        self.url = url
         self.parser = Parser()  # filled as the stream goes: a test may look at what was heard so far
         self.error: BaseException | None = None
         self.opened = threading.Event()
@@ -117,5 +118,6 @@ class Listening:
         self.thread.join(timeout)
         assert not self.thread.is_alive(), "the stream did not deliver in time"
         if self.error:
-            raise self.error
+            heard = [(event.topic, event.id, event.data) for event in self.parser.events]
+            raise AssertionError(f"{self.url}: {self.error!r} after hearing {heard}") from self.error
         return self.parser

@@ -186,3 +186,22 @@ def test_closing_the_last_stream_frees_the_hub_and_the_subscription(customer, ke
     collect(fanout.stream(customer_listener(customer), None), until=lambda parser: True)
 
     assert (fanout.hubs(), listening.subscriptions()) == (0, 0)
+
+
+def test_a_server_without_asgi_refuses_the_stream_rather_than_hold_a_thread(anonymous_client):
+    response = anonymous_client.get(STREAM)
+    assert (response.status_code, response.json()["code"]) == (503, "stream_needs_asgi")
+
+
+def test_a_status_is_sent_wherever_the_stream_stands_and_a_row_change_only_once():
+    stream = fanout.Stream(Listener(frozenset({"projection", "order"}), staff=True), position=9)
+
+    assert stream.sends(fanout.Message("projection", None, None, b""))  # statuses are not in the log
+    assert not stream.sends(fanout.Message("order", 9, None, b""))  # already sent by the catch-up
+    assert stream.sends(fanout.Message("order", 10, None, b""))
+
+
+def test_a_status_has_no_id_so_it_leaves_the_clients_position_alone():
+    parser = Parser()
+    parser.feed(opening(7) + wire("projection", None, {"name": "order_summary"}))
+    assert (parser.last_id, parser.events[0].data) == (7, {"name": "order_summary"})
