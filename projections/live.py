@@ -12,6 +12,7 @@ of the log. Nothing here writes.
 from __future__ import annotations
 
 import copy
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -22,10 +23,13 @@ from django.db import models
 from commands.eventlog import RecordedEvent, head_position, read_events
 from commands.models import Customer
 from core.routers import WRITE_DATABASE
+from projections.base import HandlerFailed
 from projections.history import SOURCES, past_states, state_at
 from projections.registry import registry
 
 __all__ = ["Change", "LiveRows", "customer_of", "head_position", "read_events", "topic_event_types"]
+
+logger = logging.getLogger(__name__)
 
 # A topic is an aggregate whose read-model row is streamed (projections.history.SOURCES names them).
 ROW_TOPICS = ("order", "product")
@@ -80,7 +84,14 @@ class LiveRows:
                 rows = self._rows[topic]
                 for key in keys:
                     self._load(topic, key, before=recorded.position)
-                projection.fold([(recorded, handler)], rows, projection.model)
+                try:
+                    projection.fold([(recorded, handler)], rows, projection.model)
+                except HandlerFailed:
+                    # As the projection itself would, this row fails here; the stream goes on with the others.
+                    logger.warning("live %s rows %s: no change sent for event #%d", topic, keys, recorded.position)
+                    for key in keys:
+                        rows.pop(key, None)
+                    continue
                 # A copy: the next event changes the row in place.
                 changes.extend(Change(topic, key, recorded.position, copy.deepcopy(rows[key])) for key in keys)
             self._evict()
