@@ -22,10 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.db import connections
 
@@ -39,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 # Events read per query; a batch that fills it is followed by another at once.
 PAGE_EVENTS = 500
+# Statuses are read at most this often: a follower announces each batch, a dashboard needs less.
+STATUS_SECONDS = 0.5
 # Batches a stream may have waiting before they are dropped and it reads the gap from the log.
 QUEUE_BATCHES = 64
 
@@ -52,6 +57,12 @@ class Batch:
     messages: tuple[Message, ...]
 
 
+def _close_connections() -> None:
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:  # inside a test's transaction the connection is the test's
+            connection.close()
+
+
 async def briefly(read, *args):
     """Run `read` in the executor, then close the database connections it opened.
 
@@ -62,9 +73,7 @@ async def briefly(read, *args):
         try:
             return read(*args)
         finally:
-            for connection in connections.all(initialized_only=True):
-                if not connection.in_atomic_block:  # inside a test's transaction the connection is the test's
-                    connection.close()
+            _close_connections()
 
     # Not thread-sensitive: a stream outlives its request's thread, and the hub belongs to no request.
     return await sync_to_async(read_and_release, thread_sensitive=False)()
@@ -114,15 +123,19 @@ class Stream:
         heartbeat = settings.STREAM_HEARTBEAT_SECONDS
         while True:
             try:
-                batch = await asyncio.wait_for(self.queue.get(), heartbeat)
+                batches = [await asyncio.wait_for(self.queue.get(), heartbeat)]
             except TimeoutError:
                 yield wire.heartbeat(self.position)
                 continue
-            if batch.start > self.position:
-                async for part in self._catch_up(until=batch.start):
-                    yield part
-            heard = [message.wire for message in batch.messages if self.sends(message)]
-            self.position = max(self.position, batch.through)
+            while not self.queue.empty():  # a stream that fell behind sends what waits in one write
+                batches.append(self.queue.get_nowait())
+            heard = []
+            for batch in batches:
+                if batch.start > self.position:
+                    async for part in self._catch_up(until=batch.start):
+                        yield part
+                heard += [message.wire for message in batch.messages if self.sends(message)]
+                self.position = max(self.position, batch.through)
             if heard:
                 yield b"".join(heard)
 
@@ -151,6 +164,11 @@ class Hub:
         self.position: int | None = None
         self.rows = LiveRows()
         self.sent_statuses: dict[str, bytes] = {}
+        self.statuses_read_at = 0.0
+        self.statuses_due = False
+        # One thread of its own, which keeps its database connections between reads: a hub reads
+        # at every announcement, and connecting each time would cost more than the read.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-hub")
         # Its own context: a task inherits the context of whoever creates it, here the first stream's request.
         self.task = asyncio.create_task(self._follow(), context=contextvars.Context())
 
@@ -167,26 +185,51 @@ class Hub:
         self.task.cancel()
 
     async def _follow(self) -> None:
-        async with listening() as heard:
-            while True:
-                news = heard.upcoming()  # taken before reading, so an announcement made during the read still wakes us
-                try:
-                    await self._advance()
-                except Exception:
-                    logger.warning("the live stream could not read the event log; it tries again", exc_info=True)
-                    self.rows = LiveRows()  # a batch may have been half folded into them
-                await heard.wait(news, settings.STREAM_HEARTBEAT_SECONDS)
+        try:
+            async with listening() as heard:
+                woken = False
+                while True:
+                    news = heard.upcoming()  # taken before reading: an announcement made during the read wakes us
+                    try:
+                        await self._advance(read_log=not woken or heard.missed_any() or self._behind(heard))
+                    except Exception:
+                        logger.warning("the live stream could not read the event log; it tries again", exc_info=True)
+                        self.rows = LiveRows()  # a batch may have been half folded into them
+                        await self._read(_close_connections)
+                    woken = await heard.wait(news, self._pause())
+        finally:
+            self.executor.submit(_close_connections)
+            self.executor.shutdown(wait=False)
 
-    async def _advance(self) -> None:
+    def _behind(self, heard) -> bool:
+        """Whether a follower was announced past this hub's position: only then is there news in the log."""
+        return self.position is None or max(heard.positions.values(), default=0) > self.position
+
+    def _pause(self) -> float:
+        """How long to wait for an announcement before reading anyway (statuses due sooner than the heartbeat)."""
+        if self._wants_statuses() and self.statuses_due:
+            return STATUS_SECONDS
+        return settings.STREAM_HEARTBEAT_SECONDS
+
+    def _wants_statuses(self) -> bool:
+        return any(PROJECTION in stream.listener.topics for stream in self.streams)
+
+    async def _read(self, read, *args):
+        return await sync_to_async(read, thread_sensitive=False, executor=self.executor)(*args)
+
+    async def _advance(self, *, read_log: bool) -> None:
         if self.position is None:
-            self.position = await briefly(head_position)
-        more = True
+            self.position = await self._read(head_position)
+        more = read_log
         while more:
-            messages, through, more = await briefly(read_changes, self.rows, self.position)
-            if any(PROJECTION in stream.listener.topics for stream in self.streams):
-                messages += await briefly(self._changed_statuses)
+            messages, through, more = await self._read(read_changes, self.rows, self.position)
             self._broadcast(Batch(self.position, through, tuple(messages)))
             self.position = through
+        self.statuses_due = self._wants_statuses()
+        if self.statuses_due and time.monotonic() - self.statuses_read_at >= STATUS_SECONDS:
+            self.statuses_read_at = time.monotonic()
+            self.statuses_due = False
+            self._broadcast(Batch(self.position, self.position, tuple(await self._read(self._changed_statuses))))
 
     def _changed_statuses(self) -> list[Message]:
         """The statuses that changed since this hub last sent them."""
@@ -216,13 +259,31 @@ async def stream(listener: Listener, position: int | None) -> AsyncIterator[byte
         hub = _hubs[loop] = Hub()
     client = Stream(listener, position)
     hub.join(client)  # before catching up: what the hub reads meanwhile waits in the queue
+    _give_back_the_request_thread()
     try:
-        async for part in client.messages():
-            yield part
+        async with aclosing(client.messages()) as parts:
+            async for part in parts:
+                yield part
     finally:
         if hub.leave(client) and _hubs.get(loop) is hub:
             del _hubs[loop]
             hub.close()
+
+
+def _give_back_the_request_thread() -> None:
+    """Shut down the thread Django's ASGI handler keeps for this request's synchronous middleware.
+
+    The handler runs each request in a ThreadSensitiveContext, whose one-thread
+    executor lives until the response ends: for a stream, an idle thread for
+    hours. The middleware has run by the time the body streams, and the stream
+    itself runs no thread-sensitive code, so the thread is given back now; a
+    thread-sensitive call made later in this request (the response's close)
+    gets a fresh one, which the context shuts down as it ends.
+    """
+    context = SyncToAsync.thread_sensitive_context.get(None)
+    executor = SyncToAsync.context_to_thread_executor.pop(context, None) if context is not None else None
+    if executor is not None:
+        executor.shutdown(wait=False)
 
 
 def hubs() -> int:

@@ -33,6 +33,7 @@ class Heard:
     def __init__(self):
         self.positions: dict[str, int] = {}
         self._news = asyncio.Event()
+        self._missed = False
         self.settled = asyncio.Event()  # subscribed, or failed to for now
 
     def record(self, name: str, position: int) -> None:
@@ -44,6 +45,16 @@ class Heard:
         news, self._news = self._news, asyncio.Event()
         news.set()
 
+    def lost_some(self) -> None:
+        """Announcements may have been lost (Redis was away): wake everyone, and say so to missed_any()."""
+        self._missed = True
+        self.wake()
+
+    def missed_any(self) -> bool:
+        """Whether announcements were lost since the last call."""
+        missed, self._missed = self._missed, False
+        return missed
+
     def reached(self, projections: tuple[str, ...], minimum: int) -> bool:
         return all(self.positions.get(name, 0) >= minimum for name in projections)
 
@@ -51,10 +62,11 @@ class Heard:
         """The event the next announcement (or wake-up) sets: take it before reading, wait on it after."""
         return self._news
 
-    async def wait(self, news: asyncio.Event, seconds: float) -> None:
-        """Wait until `news` (from `upcoming`) is set, at most `seconds`."""
+    async def wait(self, news: asyncio.Event, seconds: float) -> bool:
+        """Wait until `news` (from `upcoming`) is set, at most `seconds`; True if it was."""
         with suppress(TimeoutError):
             await asyncio.wait_for(news.wait(), seconds)
+        return news.is_set()
 
     async def until_reached(self, projections: tuple[str, ...], minimum: int, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -91,7 +103,7 @@ class _Subscription:
                     if away:
                         logger.info("listening for checkpoint announcements again")
                         away = False
-                        self.heard.wake()  # what was announced while Redis was away is lost: re-read now
+                        self.heard.lost_some()  # what was announced while Redis was away is lost: re-read now
                     async for message in pubsub.listen():
                         announced = message["type"] == "message" and announcements.parse(message["data"])
                         if announced:
