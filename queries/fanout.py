@@ -220,6 +220,9 @@ class Hub:
     async def _advance(self, *, read_log: bool) -> None:
         if self.position is None:
             self.position = await self._read(head_position)
+            # Said to the streams, though empty: one that joined before this read, from a position
+            # behind it, reads the stretch between from the log rather than wait for the next batch.
+            self._offer(Batch(self.position, self.position, ()))
         more = read_log
         while more:
             messages, through, more = await self._read(read_changes, self.rows, self.position)
@@ -244,6 +247,9 @@ class Hub:
     def _broadcast(self, batch: Batch) -> None:
         if batch.through == batch.start and not batch.messages:
             return
+        self._offer(batch)
+
+    def _offer(self, batch: Batch) -> None:
         for stream in self.streams:
             stream.offer(batch)
 
