@@ -36,7 +36,7 @@ from projections.live import LiveRows, head_position, read_events, topic_event_t
 from projections.status import follower_statuses
 from queries import stream as wire
 from queries.listening import listening
-from queries.stream import PROJECTION, Listener, Message, change_message, status_message
+from queries.stream import PROJECTION, Listener, Message, change_messages, status_message
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def read_changes(rows: LiveRows, after: int, until: int | None = None) -> tuple[
     through = events[-1].position if events else after
     relevant = topic_event_types(rows.topics)
     changes = rows.changes(event for event in events if event.type in relevant)
-    return [change_message(change) for change in changes], through, more
+    return change_messages(changes), through, more
 
 
 def current_statuses() -> list[Message]:

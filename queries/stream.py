@@ -91,16 +91,26 @@ class Listener:
         )
 
 
-def change_message(change: Change) -> Message:
-    """The message for a changed order or product row."""
-    if change.topic == ORDER:
-        return Message(
-            ORDER,
+DETAIL_SERIALIZERS = {ORDER: OrderSerializer, PRODUCT: ProductSerializer}
+
+
+def change_messages(changes: list[Change]) -> list[Message]:
+    """The messages for changed order and product rows, in the order of `changes`."""
+    details = {}
+    for topic, serializer in DETAIL_SERIALIZERS.items():
+        # One serializer per topic and batch: a ModelSerializer builds its fields anew for each instance.
+        of_topic = [change for change in changes if change.topic == topic]
+        data = serializer([change.row for change in of_topic], many=True).data if of_topic else []
+        details.update(zip(map(id, of_topic), data, strict=True))
+    return [
+        Message(
+            change.topic,
             change.position,
-            change.row.customer_id,
-            wire(ORDER, change.position, OrderSerializer(change.row).data),
+            change.row.customer_id if change.topic == ORDER else None,
+            wire(change.topic, change.position, details[id(change)]),
         )
-    return Message(PRODUCT, change.position, None, wire(PRODUCT, change.position, ProductSerializer(change.row).data))
+        for change in changes
+    ]
 
 
 def status_message(status: FollowerStatus) -> Message:
