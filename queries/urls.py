@@ -14,11 +14,14 @@ router.register("orders", views.OrderViewSet, basename="order")
 router.register("customers", views.CustomerViewSet, basename="customer")
 router.register("sales/daily", views.DailySalesViewSet, basename="daily-sales")
 router.register("projections", views.ProjectionStatusViewSet, basename="projection")
-query_patterns = router.urls
+query_patterns = [
+    *router.urls,
+    # Server-sent events: a plain async view (queries.live), listed in the index with the others.
+    path("stream/", live.stream_view, name="stream"),
+]
 
 urlpatterns = [
     # The same index as the commands', in place of DefaultRouter's (which lists no detail URL).
     path("", EndpointIndexView.as_view(name="Queries", patterns=query_patterns), name=INDEX_URL_NAME),
-    path("stream/", live.stream_view, name="stream"),
     *query_patterns,
 ]
