@@ -57,7 +57,8 @@ class Batch:
     messages: tuple[Message, ...]
 
 
-def _close_connections() -> None:
+def close_connections() -> None:
+    """Close this thread's database connections (not a test's, held in its transaction)."""
     for connection in connections.all(initialized_only=True):
         if not connection.in_atomic_block:  # inside a test's transaction the connection is the test's
             connection.close()
@@ -73,7 +74,7 @@ async def briefly(read, *args):
         try:
             return read(*args)
         finally:
-            _close_connections()
+            close_connections()
 
     # Not thread-sensitive: a stream outlives its request's thread, and the hub belongs to no request.
     return await sync_to_async(read_and_release, thread_sensitive=False)()
@@ -195,10 +196,10 @@ class Hub:
                     except Exception:
                         logger.warning("the live stream could not read the event log; it tries again", exc_info=True)
                         self.rows = LiveRows()  # a batch may have been half folded into them
-                        await self._read(_close_connections)
+                        await self._read(close_connections)
                     woken = await heard.wait(news, self._pause())
         finally:
-            self.executor.submit(_close_connections)
+            self.executor.submit(close_connections)
             self.executor.shutdown(wait=False)
 
     def _behind(self, heard) -> bool:

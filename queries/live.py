@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse, StreamingHttpResponse
@@ -46,7 +47,9 @@ async def stream_view(request):
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
     try:
-        listener, position = await fanout.briefly(_open, request)
+        # On the request's own thread, as Django runs any synchronous code of an async view: the session
+        # and the user are read there (and, in a test, inside the test's transaction).
+        listener, position = await sync_to_async(_open_and_release, thread_sensitive=True)(request)
         if not isinstance(request, ASGIRequest):
             # Under WSGI (runserver, a test's live server) a stream would hold a thread for as long as it is open.
             raise _Refused(503, "stream_needs_asgi", "The live stream is served by the ASGI server (scripts/serve).")
@@ -56,6 +59,13 @@ async def stream_view(request):
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx and its kind would otherwise hold the events back
     return response
+
+
+def _open_and_release(request) -> tuple[Listener, int | None]:
+    try:
+        return _open(request)
+    finally:
+        fanout.close_connections()  # the stream would otherwise keep them for as long as it is open
 
 
 def _open(request) -> tuple[Listener, int | None]:
