@@ -2,7 +2,7 @@
 
 It creates its own databases (bench_write, bench_read: dropped at the end unless --keep)
 and a private redis-server, and runs the benchmarks in the order their data allows:
-1, 2 and 7 on a small shop, then 3, 4, 6 and 5 on the generated history.
+1, 2, 7 and 8 on a small shop, then 3, 4, 6 and 5 on the generated history.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ ORDER = [
     ("1", "bench.command_throughput"),
     ("2", "bench.append_cost"),
     ("7", "bench.async_commands"),
+    ("8", "bench.live_stream"),
     ("3", "bench.projection_throughput"),
     ("4", "bench.rebuild_all"),
     ("6", "bench.query_latency"),

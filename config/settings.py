@@ -305,6 +305,9 @@ QUERY_MAX_PAGE_SIZE = env.int("QUERY_MAX_PAGE_SIZE", default=100)
 QUERY_MIN_POSITION_WAIT_SECONDS = env.float("QUERY_MIN_POSITION_WAIT_SECONDS", default=2.0)
 # Requests one client (by address) may hold waiting for a read position, per web process.
 QUERY_WAITS_PER_CLIENT = env.int("QUERY_WAITS_PER_CLIENT", default=8)
+# A live stream's heartbeat comment, and how often each web process re-reads the event log for
+# changes whose announcement was lost (Redis away): so proxies keep it open, and nothing waits longer.
+STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15.0)
 
 # The currency the shop sells in (ISO 4217): new orders record it, and orders placed before
 # events carried a currency (OrderPlaced v1) are read as having been in it.
@@ -323,6 +326,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.schema.document_command_errors",
+        "queries.openapi.document_the_stream",
     ],
 }
 

@@ -7,9 +7,11 @@ from config.api_root import ApiRootView
 from core import health
 from core.metrics import metrics_view
 from core.throttling import ObtainTokenView
+from queries.live import order_page
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="shop/landing.html"), name="landing"),
+    path("orders/<uuid:order_id>/", order_page, name="order-page"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),

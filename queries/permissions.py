@@ -19,6 +19,7 @@ __all__ = [
     "IsAuthenticated",
     "customer_id_of",
     "customers_visible_to",
+    "may_see_order",
     "orders_visible_to",
 ]
 
@@ -40,3 +41,11 @@ def orders_visible_to(user, orders: QuerySet, *, customer_id: UUID | None) -> Qu
 def customers_visible_to(user, customers: QuerySet) -> QuerySet:
     """Every customer for staff; a customer's own row; nothing for anyone else."""
     return customers if user.is_staff else customers.filter(user_id=user.pk)
+
+
+def may_see_order(*, staff: bool, customer_id: UUID | None, order_customer_id: UUID | None) -> bool:
+    """Whether a user (staff, or the customer `customer_id`) may see an order of `order_customer_id`.
+
+    The rule of orders_visible_to, for one order already in hand (a live stream's).
+    """
+    return staff or (customer_id is not None and customer_id == order_customer_id)

@@ -6,7 +6,8 @@ before any synchronous code runs: a waiting request holds no worker thread, so
 a crowd of waits cannot starve plain reads. (The short checkpoint reads run,
 as all of a request's synchronous code does under Django's ASGI handler, on
 that request's own thread, which sits idle, not blocked, between them.) It is woken by the projections'
-checkpoint announcements (projections.announcements, Redis pub/sub), not by
+checkpoint announcements (projections.announcements, Redis pub/sub, heard
+through the process's one subscription in queries.listening), not by
 polling; it re-reads the checkpoint, from the database the request will answer
 from, only when an announcement says there is something to see, and once a
 second as a fallback for announcements lost to a Redis outage. A replica
@@ -26,7 +27,7 @@ import asyncio
 import logging
 import threading
 from collections import Counter
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
@@ -37,8 +38,8 @@ from rest_framework.exceptions import ValidationError
 
 from commands.eventlog import head_position
 from core.routers import WRITE_DATABASE, pinned_replica
-from projections import announcements
 from queries.consistency import READ_POSITION_HEADER, read_position, requested_min_position
+from queries.listening import Heard, listening
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ async def wait_for_position(projections: tuple[str, ...], minimum: int, *, using
     """Return the read position of `projections` on `using` once it reaches `minimum`, or when `timeout` runs out."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    async with _announcements() as heard:
+    async with listening() as heard:
         while True:
             position = await _briefly(using, lambda: read_position(projections, using=using))
             remaining = deadline - loop.time()
@@ -181,78 +182,6 @@ async def wait_for_position(projections: tuple[str, ...], minimum: int, *, using
                 await pause(min(FALLBACK_SECONDS, remaining), heard, projections, minimum)
 
 
-async def pause(seconds: float, heard: _Heard, projections: tuple[str, ...], minimum: int) -> None:
+async def pause(seconds: float, heard: Heard, projections: tuple[str, ...], minimum: int) -> None:
     """Sleep until `projections` are announced at `minimum`, or `seconds` pass (a seam for tests)."""
     await heard.until_reached(projections, minimum, seconds)
-
-
-class _Heard(dict):
-    """The latest position announced per follower, and a way to await the one a waiter needs."""
-
-    def __init__(self):
-        super().__init__()
-        self._news = asyncio.Event()
-        self.settled = asyncio.Event()  # subscribed, or given up trying
-
-    def record(self, name: str, position: int) -> None:
-        self[name] = max(position, self.get(name, 0))
-        self._news.set()
-
-    def reached(self, projections: tuple[str, ...], minimum: int) -> bool:
-        return all(self.get(name, 0) >= minimum for name in projections)
-
-    async def until_reached(self, projections: tuple[str, ...], minimum: int, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while not self.reached(projections, minimum) and (remaining := deadline - loop.time()) > 0:
-            self._news.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._news.wait(), remaining)
-
-
-class _announcements:
-    """Listen to checkpoint announcements for the duration of one wait.
-
-    One subscription per waiting request keeps the code simple and leaves
-    nothing behind when the request goes; waits are bounded per client and in
-    time, so the connections they take are too. Without Redis (the embedded
-    default, where projections run inside the command) nothing is heard and the
-    fallback re-read does the work.
-    """
-
-    async def __aenter__(self) -> _Heard:
-        self.heard = _Heard()
-        self.listener = None
-        if settings.REDIS_URL:
-            self.listener = asyncio.create_task(_listen(self.heard))
-            # Subscribed before the first read, so no announcement falls between the two.
-            # If Redis is slow to answer, the fallback re-read covers what the subscription misses.
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self.heard.settled.wait(), timeout=1)
-        return self.heard
-
-    async def __aexit__(self, *exc_info) -> None:
-        if self.listener:
-            self.listener.cancel()
-            await asyncio.gather(self.listener, return_exceptions=True)
-
-
-async def _listen(heard: _Heard) -> None:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1)
-    try:
-        async with client.pubsub() as pubsub:
-            await pubsub.subscribe(announcements.CHANNEL)
-            heard.settled.set()
-            async for message in pubsub.listen():
-                announced = message["type"] == "message" and announcements.parse(message["data"])
-                if announced:
-                    heard.record(*announced)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        logger.warning("could not listen for checkpoint announcements; waits fall back to re-reading", exc_info=True)
-    finally:
-        heard.settled.set()
-        await client.aclose()

@@ -113,10 +113,12 @@ def test_the_status_endpoint_gives_the_tables_data_and_rows(viewer_client, behin
     assert "<html" not in data["html"]
 
 
-def test_the_dashboard_refreshes_its_table_from_the_status_endpoint(viewer_client):
+def test_the_dashboard_refreshes_its_table_from_the_status_endpoint_as_the_stream_says(viewer_client):
     page = viewer_client.get(DASHBOARD).content.decode()
 
     assert f'data-refresh-url="{STATUS}"' in page
+    assert 'data-stream-url="/api/queries/stream/?topics=projection"' in page
+    assert 'addEventListener("projection"' in page
     assert "<script>" in page and "fetch(table.dataset.refreshUrl" in page
     assert "://" not in page.split("<script>", 1)[1].split("</script>", 1)[0]  # nothing fetched from elsewhere
 

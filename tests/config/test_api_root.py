@@ -72,6 +72,7 @@ def _every_api_page() -> list[str]:
             route = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", str(pattern.pattern)).strip("^$")
             route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: fillers.get(m[1], _placeholder_id(m[1])), route)
             paths.append(f"/api/{namespace}/{route}")
+    paths.remove("/api/queries/stream/")  # server-sent events for EventSource and curl, no page for people
     return sorted(set(paths))
 
 

@@ -25,6 +25,7 @@ class Shopper:
 
     def __init__(self, base_url: str, user):
         self.base_url = base_url
+        self.user = user
         response = requests.post(f"{base_url}/api/auth/token/", json={"username": user.username, "password": PASSWORD})
         response.raise_for_status()
         self.headers = {"Authorization": f"Token {response.json()['token']}"}

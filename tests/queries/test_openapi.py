@@ -45,6 +45,7 @@ def test_it_describes_every_query_endpoint(schema):
         "/api/queries/sales/daily/{date}/",
         "/api/queries/projections/",
         "/api/queries/projections/{name}/",
+        "/api/queries/stream/",
     }
 
 
@@ -58,6 +59,8 @@ def test_every_operation_has_exactly_the_path_parameters_of_its_path(schema):
 
 def test_every_query_documents_min_position_read_position_and_its_errors(schema):
     for name, operation in operations(schema, "/api/queries/"):
+        if name == "GET /api/queries/stream/":  # not a read of a read model: it follows the log
+            continue
         assert {("header", "X-Min-Position"), ("query", "min_position")} <= parameters(operation), name
         responses = operation["responses"]
         assert "X-Read-Position" in responses["200"]["headers"], name
@@ -77,6 +80,7 @@ def test_staff_only_queries_document_403_and_public_ones_do_not(schema):
         "GET /api/queries/sales/daily/{date}/",
         "GET /api/queries/projections/",
         "GET /api/queries/projections/{name}/",
+        "GET /api/queries/stream/",  # the projection topic
     }
 
 
@@ -141,3 +145,11 @@ def test_the_docs_page_loads_its_assets_from_this_site(client):
         assert asset.startswith("/static/drf_spectacular_sidecar/"), asset
         assert finders.find(asset.removeprefix("/static/")), f"{asset} is not among the static files"
     assert 'url: "/api/schema/"' in html
+
+
+def test_the_stream_is_documented_with_its_topics_resume_and_wire_headers(schema):
+    operation = schema["paths"]["/api/queries/stream/"]["get"]
+
+    assert {("query", "topics"), ("query", "last_event_id"), ("header", "Last-Event-ID")} == parameters(operation)
+    assert set(operation["responses"]["200"]["content"]) == {"text/event-stream"}
+    assert {"Cache-Control", "X-Accel-Buffering"} == set(operation["responses"]["200"]["headers"])

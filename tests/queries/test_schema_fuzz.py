@@ -48,8 +48,12 @@ CHECKS = [
 
 # Loaded as the module is collected (generating the schema needs no database). Not through
 # schemathesis.pytest.from_fixture: its lazy loader uses a pytest internal (Item._nodeid) gone in pytest 9.
-schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application).include(
-    path_regex=r"^/api/(commands|queries)/"
+# The live stream is left out: under WSGI it only answers 503 (it needs ASGI), and tests/queries/test_stream.py
+# covers its refusals.
+schema = (
+    schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    .include(path_regex=r"^/api/(commands|queries)/")
+    .exclude(path="/api/queries/stream/")
 )
 
 

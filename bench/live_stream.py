@@ -1,0 +1,157 @@
+"""8. Live stream (GET /api/queries/stream/): the memory of idle streams, and commit -> client latency.
+
+One web process (scripts/serve with one uvicorn worker) and a Celery worker on
+every queue (its projections announce their checkpoints, which wake the web
+process's hub). First STREAMS anonymous streams (topic `product`) are opened
+and left idle: the web worker's RSS after, less its RSS with one stream open,
+per stream. Then, with those streams still open and read, each customer of the
+small shop opens a stream of its own orders, and PlaceOrder commands (3 lines,
+as benchmark 1 sends them) are paced at `lag_rate` (100/s); each order's
+message is timed from the event's recorded time (`placed_at`, taken under the
+append lock just before the commit) to its arrival at the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench.async_commands import _paced
+from bench.context import Run
+from bench.load import median, percentile
+from bench.report import Figure, Section
+
+TITLE = "8. Live stream"
+STREAMS = 1_000
+SETTLE_SECONDS = 3.0  # after the streams opened, before RSS is read
+DRAIN_SECONDS = 5.0  # after the last command, for the last messages to arrive
+
+
+def run(run: Run) -> Section:
+    section = Section(TITLE)
+    shop = run.shop()
+    products = [str(product.id) for product in shop.products]
+    tokens = [token for _user, _customer, token in shop.customers]
+    generators = [random.Random(index) for index in range(8)]
+
+    def place_order(thread: int, n: int):
+        chosen = generators[thread].sample(products, 3)
+        body = {"lines": [{"product_id": p, "quantity": 1} for p in chosen]}
+        headers = {"Authorization": f"Token {tokens[n % len(tokens)]}", "Content-Type": "application/json"}
+        return "POST", "/api/commands/orders/place/", json.dumps(body).encode(), headers
+
+    web, url = run.services.web_server(run.env, workers=1)
+    worker = run.services.worker(run.env)
+    try:
+        pid = _only_child(web.process.pid)
+        measured = asyncio.run(_measure(url, pid, tokens, run, place_order))
+    finally:
+        run.services.stop(worker)
+        run.services.stop(web)
+
+    per_stream_kb = (measured["rss_after"] - measured["rss_before"]) / STREAMS
+    latencies = measured["latencies"]
+    section.figures += [
+        Figure("8", f"RSS per idle stream ({STREAMS} on one web process)", per_stream_kb, "KB"),
+        Figure("8", f"Commit -> client at {run.sizes.lag_rate:.0f}/s, p50", median(latencies) * 1000, "ms"),
+        Figure("8", f"Commit -> client at {run.sizes.lag_rate:.0f}/s, p99", percentile(latencies, 0.99) * 1000, "ms"),
+    ]
+    paced = measured["paced"]
+    section.details += [
+        f"- One web process (scripts/serve, 1 uvicorn worker): RSS {measured['rss_before'] / 1024:.1f} MB with one "
+        f"stream open, {measured['rss_after'] / 1024:.1f} MB with {STREAMS} more idle anonymous streams "
+        f"(topic product) open for {SETTLE_SECONDS:.0f} s; {measured['opened']} opened.",
+        f"- Then {len(tokens)} customers each listened to their orders while {paced.ok} PlaceOrder commands were "
+        f"paced at {run.sizes.lag_rate:.0f}/s for {run.sizes.lag_seconds:.0f} s ({paced.errors} errors), the "
+        f"{STREAMS} streams still open and read (each order changes 3 products they hear). "
+        f"{len(latencies)} order messages timed from placed_at (the event's recorded time) to arrival: "
+        f"p50 {median(latencies) * 1000:.0f} ms, p90 {percentile(latencies, 0.9) * 1000:.0f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, max {max(latencies, default=0) * 1000:.0f} ms.",
+    ]
+    return section
+
+
+def _only_child(pid: int) -> int:
+    """The one worker process of gunicorn's master `pid`."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    if len(children) != 1:
+        raise RuntimeError(f"expected one web worker under {pid}, found {children}")
+    return int(children[0])
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+async def _open(url: str, query: str, token: str | None = None):
+    """Open a stream and read up to its opening; return the connection."""
+    address = urlsplit(url)
+    reader, writer = await asyncio.open_connection(address.hostname, address.port, limit=2**20)
+    authorization = f"Authorization: Token {token}\r\n" if token else ""
+    writer.write(
+        f"GET /api/queries/stream/?{query} HTTP/1.1\r\nHost: {address.netloc}\r\nAccept: text/event-stream\r\n"
+        f"{authorization}\r\n".encode()
+    )
+    await writer.drain()
+    status = await reader.readline()
+    if b" 200 " not in status:
+        raise RuntimeError(f"the stream answered {status!r}")
+    while b"retry:" not in await reader.readline():
+        pass
+    return reader, writer
+
+
+async def _drain(reader) -> None:
+    """Read and forget what an idle stream hears, so its server side never blocks on a full socket."""
+    while await reader.read(65536):
+        pass
+
+
+async def _timed(reader, latencies: list[float]) -> None:
+    """Time each order message from its placed_at to now (chunk-size lines are not data lines)."""
+    while line := await reader.readline():
+        if line.startswith(b"data: "):
+            arrived = time.time()
+            placed_at = json.loads(line[6:])["placed_at"]
+            if placed_at:
+                latencies.append(arrived - datetime.fromisoformat(placed_at).timestamp())
+
+
+async def _measure(url: str, pid: int, tokens: list[str], run: Run, place_order) -> dict:
+    first = await _open(url, "topics=product")  # the hub and the shared subscription exist from here on
+    readers = [asyncio.create_task(_drain(first[0]))]
+    await asyncio.sleep(1)
+    rss_before = _rss_kb(pid)
+    opened = []
+    for start in range(0, STREAMS, 100):  # in steps: a thousand connects at once would queue in the backlog
+        opened += await asyncio.gather(*(_open(url, "topics=product") for _ in range(start, start + 100)))
+    readers += [asyncio.create_task(_drain(reader)) for reader, _writer in opened]
+    await asyncio.sleep(SETTLE_SECONDS)
+    rss_after = _rss_kb(pid)
+
+    latencies: list[float] = []
+    customers = [await _open(url, "topics=order", token) for token in tokens]
+    readers += [asyncio.create_task(_timed(reader, latencies)) for reader, _writer in customers]
+    paced = await asyncio.to_thread(_paced, url, place_order, rate=run.sizes.lag_rate, seconds=run.sizes.lag_seconds)
+    await asyncio.sleep(DRAIN_SECONDS)
+
+    for _reader, writer in [first, *opened, *customers]:
+        writer.close()
+    for reader in readers:
+        reader.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    return {
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+        "opened": len(opened),
+        "latencies": latencies,
+        "paced": paced,
+    }
