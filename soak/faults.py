@@ -1,0 +1,194 @@
+"""The faults: one every 20-40 s, chosen by the run's seed, each healed as production would heal it, and timed.
+
+Every kind comes round once in a seeded order before any comes again, so that even a
+short run meets several kinds. A fault is recorded from when it started to when it was
+healed (the process back and ready, the connection accepted again, the lock released),
+then the run measures how long the followers took to reach the head of the log as it
+stood at the heal.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+
+import psycopg
+
+from soak.history import Fault
+from soak.shop import WORKER_QUEUES, Shop, wait_for
+from tests.processes import PROJECT
+
+FAULT_INTERVAL = (20.0, 40.0)
+READ_PRIMARY_OUTAGE_SECONDS = 10.0
+APPEND_LOCK_SECONDS = 5.0
+REPLICA_DOWN_SECONDS = 5.0
+# A fault is only started if it has this long to heal before the load stops.
+LONGEST_FAULT_SECONDS = 30.0
+
+
+FAULT_NAMES = {
+    "web": "kill a web process",
+    "projections": "kill the projections worker",
+    "side-effects": "kill the notifications,cache worker",
+    "rebuilds": "kill the rebuilds worker",
+    "commands": "kill the commands worker",
+    "beat": "kill beat",
+    "redis": "restart Redis (its data lost)",
+    "replica": "stop and start the replica",
+    "read-primary": "the read primary refuses connections",
+    "append-lock": "a transaction holds the append lock",
+}
+
+
+class FaultInjector:
+    """Injects faults into `shop` on a thread until told to stop; `faults` is their record."""
+
+    def __init__(
+        self,
+        shop: Shop,
+        *,
+        seed: int,
+        clock: Callable[[], float],
+        until: float,
+        write_database_url: str,
+        followers_at_head: Callable[[int], bool],
+        head: Callable[[], int],
+        replica_folder: str,
+        kinds: list[str] | None = None,
+    ):
+        self.shop = shop
+        self.random = random.Random(seed)
+        self.clock = clock
+        self.until = until
+        self.write_database_url = write_database_url
+        self.followers_at_head = followers_at_head
+        self.head = head
+        self.replica_folder = replica_folder
+        self.faults: list[Fault] = []
+        every_kind = {
+            "web": self.kill_web_process,
+            **{name: self._killer(name) for name in WORKER_QUEUES},
+            "beat": self._killer("beat"),
+            "redis": self.restart_redis,
+            "replica": self.restart_replica,
+            "read-primary": self.refuse_read_primary,
+            "append-lock": self.hold_append_lock,
+        }
+        unknown = set(kinds or ()) - set(every_kind)
+        if unknown:
+            raise ValueError(f"no such fault: {', '.join(sorted(unknown))} (there are {', '.join(every_kind)})")
+        self.kinds = {name: act for name, act in every_kind.items() if not kinds or name in kinds}
+        self._order: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="faults", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _next_kind(self) -> str:
+        if not self._order:
+            self._order = list(self.kinds)
+            self.random.shuffle(self._order)
+        return self._order.pop()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                at = self.clock() + self.random.uniform(*FAULT_INTERVAL)
+                if at + LONGEST_FAULT_SECONDS > self.until or self._stop.wait(max(0.0, at - self.clock())):
+                    return
+                self._inject(self._next_kind())
+        except BaseException as error:  # the run reports it and fails; the load goes on without faults
+            self.error = error
+
+    def _inject(self, kind: str) -> None:
+        fault = Fault(kind=FAULT_NAMES[kind], detail="", started=self.clock())
+        self.faults.append(fault)
+        print(f"[{fault.started:6.1f}s] fault: {fault.kind}", flush=True)
+        fault.detail = self.kinds[kind]()
+        fault.healed = self.clock()
+        head = self.head()
+        # Until the next fault could start: beyond that, "caught up" would measure two faults at once.
+        if wait_for(lambda: self.followers_at_head(head), timeout=FAULT_INTERVAL[0]):
+            fault.caught_up = self.clock()
+        print(
+            f"[{fault.healed:6.1f}s] healed after {fault.heal_seconds:.1f} s ({fault.detail}); caught up: "
+            + (f"{fault.catch_up_seconds:.1f} s" if fault.catch_up_seconds is not None else "not within 20 s"),
+            flush=True,
+        )
+
+    # --- the faults: each returns what it did, once healed ----------------------------------
+
+    def kill_web_process(self) -> str:
+        victim = self.random.choice(self.shop.web_processes())
+        marks = self.shop.ready_marks("web")
+        os.kill(victim, signal.SIGKILL)
+        # gunicorn's arbiter notices and starts another: production's own supervisor of web processes.
+        self.shop.wait_until_ready("web", marks_before=marks)
+        return f"SIGKILL web process {victim}; gunicorn started another, ready to serve"
+
+    def _killer(self, name: str) -> Callable[[], str]:
+        def kill() -> str:
+            marks = self.shop.ready_marks(name)
+            pid = self.shop.kill(name)
+            self.shop.wait_until_ready(name, marks_before=marks)
+            return f"SIGKILL {name} (pid {pid}, its process group); the supervisor started it again"
+
+        return kill
+
+    def restart_redis(self) -> str:
+        pid = self.shop.kill("redis")
+        self.shop.wait_until_ready("redis", marks_before=0)
+        return f"SIGKILL redis-server (pid {pid}, nothing saved); the supervisor started an empty one"
+
+    def restart_replica(self) -> str:
+        replica("stop", self.replica_folder)
+        try:
+            time.sleep(REPLICA_DOWN_SECONDS)
+        finally:
+            replica("start", self.replica_folder)
+        return f"scripts/replica stop, {REPLICA_DOWN_SECONDS:.0f} s, scripts/replica start (streaming again)"
+
+    def refuse_read_primary(self) -> str:
+        self.shop.read_proxy.cut()
+        try:
+            time.sleep(READ_PRIMARY_OUTAGE_SECONDS)
+        finally:
+            self.shop.read_proxy.restore()
+        return f"the read primary's proxy refused connections for {READ_PRIMARY_OUTAGE_SECONDS:.0f} s"
+
+    def hold_append_lock(self) -> str:
+        from commands.eventlog import APPEND_LOCK_KEY
+
+        with psycopg.connect(self.write_database_url) as connection:  # a transaction, rolled back on leaving
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
+            time.sleep(APPEND_LOCK_SECONDS)
+            connection.rollback()
+        return f"a transaction held the append lock for {APPEND_LOCK_SECONDS:.0f} s"
+
+
+REPLICA_PORT = 5433
+
+
+def replica_folder() -> str:
+    """The data folder of the replica serving 5433: scripts/replica must be told it, or it acts on this checkout's."""
+    url = f"postgres://postgres@127.0.0.1:{REPLICA_PORT}/postgres"
+    with psycopg.connect(url, connect_timeout=5) as connection:
+        return connection.execute("SHOW data_directory").fetchone()[0]
+
+
+def replica(action: str, folder: str) -> None:
+    """scripts/replica `action` on the replica in `folder` (start waits until it streams)."""
+    environment = {**os.environ, "REPLICA_DIR": folder, "REPLICA_PORT": str(REPLICA_PORT)}
+    command = [str(PROJECT / "scripts" / "replica"), action]
+    subprocess.run(command, check=True, capture_output=True, timeout=180, env=environment)

@@ -1,0 +1,41 @@
+"""What the soak records and reads back: its JSON-lines history, and the e-mails Django's file backend wrote."""
+
+from django.core.mail import EmailMessage, get_connection
+
+from soak.checks import LoggedEvent
+from soak.evidence import emails_owed, emails_sent
+from soak.history import Exchange, History, load_history
+
+
+def test_the_history_reads_back_as_written(tmp_path):
+    history = History(tmp_path / "history.jsonl")
+    written = [
+        Exchange(1.0, 0.2, "staff", "RestockProduct", "POST", "/api/commands/x/", 200, "c1", body={"position": 3}),
+        Exchange(2.0, 0.1, "alice", "read_order", "GET", "/api/queries/orders/o/", 503, min_position=3, expect={}),
+    ]
+    for exchange in written:
+        history.record(exchange)
+    history.close()
+
+    assert load_history(tmp_path / "history.jsonl") == written
+
+
+def test_the_emails_sent_are_read_from_the_file_backends_messages(tmp_path):
+    connection = get_connection("django.core.mail.backends.filebased.EmailBackend", file_path=str(tmp_path))
+    subjects = ["Your order 1234abcd is confirmed", "Your order 1234abcd is on its way"]
+    for subject in subjects:
+        body = "Dear you,\nSubject: a line of the body, not a header\n"
+        connection.send_messages([EmailMessage(subject, body, "shop@localhost", ["a@example.com"])])
+
+    assert sorted(emails_sent(tmp_path)) == sorted(subjects)
+
+
+def test_the_emails_owed_are_one_per_order_placed_shipped_or_cancelled():
+    order = "1234abcd-0000-0000-0000-000000000000"
+    events = [
+        LoggedEvent(1, "OrderPlaced", "c1", {"order_id": order}),
+        LoggedEvent(2, "OrderPaid", "c2", {"order_id": order}),
+        LoggedEvent(3, "OrderShipped", "c3", {"order_id": order}),
+    ]
+
+    assert emails_owed(events) == ["Your order 1234abcd is confirmed", "Your order 1234abcd is on its way"]
