@@ -167,7 +167,9 @@ def soak(args, shop: Shop, tokens: dict[str, str], databases: Databases, log_dir
         kinds=[kind.strip() for kind in args.faults.split(",") if kind.strip()],
     )
     stop = threading.Event()
-    threads = [threading.Thread(target=actor.run, args=(stop,), name=actor.client.name) for actor in actors]
+    threads = [
+        threading.Thread(target=actor.run, args=(stop,), name=actor.client.name, daemon=True) for actor in actors
+    ]
     for thread in threads:
         thread.start()
     faults.start()
