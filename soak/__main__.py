@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.environment import POSTGRES, Databases
 from soak import checks, evidence, report
-from soak.faults import FAULT_NAMES, FaultInjector, replica, replica_folder
+from soak.faults import FAULT_NAMES, FaultInjector, replica, replica_folder, wal_kept_for_the_replica
 from soak.history import History
 from soak.shop import Shop, wait_for
 from tests.processes import PROJECT, Services, process_environment
@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if shop is not None:
             shop.stop()
-        replica("start", folder)  # other people's tests read from it
+        with wal_kept_for_the_replica():  # other people's tests read from it: it must stream again
+            replica("start", folder)
         if not args.keep:
             databases.drop()
     settings = {

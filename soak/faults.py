@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import psycopg
 
@@ -152,11 +153,12 @@ class FaultInjector:
         return f"SIGKILL redis-server (pid {pid}, nothing saved); the supervisor started an empty one"
 
     def restart_replica(self) -> str:
-        replica("stop", self.replica_folder)
-        try:
-            time.sleep(REPLICA_DOWN_SECONDS)
-        finally:
-            replica("start", self.replica_folder)
+        with wal_kept_for_the_replica():
+            replica("stop", self.replica_folder)
+            try:
+                time.sleep(REPLICA_DOWN_SECONDS)
+            finally:
+                replica("start", self.replica_folder)
         return f"scripts/replica stop, {REPLICA_DOWN_SECONDS:.0f} s, scripts/replica start (streaming again)"
 
     def refuse_read_primary(self) -> str:
@@ -178,6 +180,30 @@ class FaultInjector:
 
 
 REPLICA_PORT = 5433
+PRIMARY = "postgres://postgres@127.0.0.1:5432/postgres"
+# The primary keeps no WAL for a replica that is away (no slot, wal_keep_size 0): on a busy shared cluster
+# a replica stopped for seconds came back to find the WAL it needed removed, and `scripts/replica start`
+# cloned it afresh for minutes. While the soak has it down, this slot keeps that WAL.
+WAL_SLOT = "shop_soak_replica_away"
+
+
+@contextmanager
+def wal_kept_for_the_replica(slot: str = WAL_SLOT):
+    """Keep the primary's WAL from now on while the block runs (a physical slot), and no longer."""
+    drop_wal_slot(slot)  # one a killed run left behind
+    with psycopg.connect(PRIMARY, autocommit=True) as connection:
+        connection.execute("SELECT pg_create_physical_replication_slot(%s, true)", [slot])
+    try:
+        yield
+    finally:
+        drop_wal_slot(slot)
+
+
+def drop_wal_slot(slot: str) -> None:
+    with psycopg.connect(PRIMARY, autocommit=True) as connection:
+        connection.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s", [slot]
+        )
 
 
 def replica_folder() -> str:
