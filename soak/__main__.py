@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         "503 grace after a heal": f"{GRACE_SECONDS:.0f} s",
         "result": "clean" if outcome.clean else "VIOLATIONS",
     }
-    text = report.render(outcome, title=f"Chaos soak of {started_at:%Y-%m-%d}", settings=settings)
+    text = report.render(outcome, title=f"Chaos soak of {started_at:%Y-%m-%d}", settings=settings, grace=GRACE_SECONDS)
     path = args.report or PROJECT / "soak" / "results" / f"{started_at:%Y-%m-%d}.md"
     print(text)
     print(f"report: {report.write(text, path)}; history: {log_dir / 'history.jsonl'}")

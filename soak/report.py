@@ -27,7 +27,7 @@ class Outcome:
         return not any(self.violations.values())
 
 
-def render(outcome: Outcome, *, title: str, settings: dict[str, str]) -> str:
+def render(outcome: Outcome, *, title: str, settings: dict[str, str], grace: float) -> str:
     exchanges = outcome.exchanges
     commands = [e for e in exchanges if e.op[0].isupper()]
     reads = [e for e in exchanges if e.path.startswith("/api/queries/")]
@@ -74,11 +74,14 @@ def render(outcome: Outcome, *, title: str, settings: dict[str, str]) -> str:
         "",
         "## 503s and unanswered requests",
         "",
+        f"Spans of time with 503s or requests that got no answer, and the faults they fall in (up to {grace:.0f} s",
+        "after the heal).",
+        "",
         "| from | to | requests | during |",
         "|---|---|---|---|",
     ]
     for start, end, count in unavailable_windows(exchanges):
-        during = [f.kind for f in outcome.faults if f.started <= end and start <= (f.healed or float("inf")) + 15]
+        during = [f.kind for f in outcome.faults if f.started <= end and start <= (f.healed or float("inf")) + grace]
         lines.append(f"| {start:.1f} | {end:.1f} | {count} | {', '.join(during) or '-'} |")
     lines += ["", "## Checks", ""]
     for name, violations in outcome.violations.items():
