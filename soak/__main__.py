@@ -21,7 +21,14 @@ from pathlib import Path
 
 from bench.environment import POSTGRES, Databases
 from soak import checks, evidence, report
-from soak.faults import FAULT_NAMES, FaultInjector, replica, replica_folder, wal_kept_for_the_replica
+from soak.faults import (
+    FAULT_NAMES,
+    FaultInjector,
+    bring_back_the_replica,
+    replica_folder,
+    replica_streams,
+    wal_kept_for_the_replica,
+)
 from soak.history import History
 from soak.shop import Shop, wait_for
 from tests.processes import PROJECT, Services, process_environment
@@ -57,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     databases = Databases(args.database_prefix)
     services = Services(log_dir)
     folder = replica_folder()
-    replica("start", folder)  # streaming before we begin (it is already, as a rule)
+    replica_at_start = "streaming" if replica_streams() else "running, but not streaming or not accepting connections"
+    replica_left = ""
     print(f"soak: {args.minutes:g} min, seed {args.seed}; logs and history in {log_dir}", flush=True)
     shop = None
     try:
@@ -73,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         if shop is not None:
             shop.stop()
         with wal_kept_for_the_replica():  # other people's tests read from it: it must stream again
-            replica("start", folder)
+            replica_left = bring_back_the_replica(folder)
+        if replica_left:
+            print(f"soak: WARNING: {replica_left}; `scripts/replica start` (REPLICA_DIR={folder})", file=sys.stderr)
         if not args.keep:
             databases.drop()
     settings = {
@@ -86,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         "streaming replica on 5433",
         "load": f"{CUSTOMERS} customer threads and 1 staff thread, pausing 0.1-0.4 s between steps",
         "503 grace after a heal": f"{GRACE_SECONDS:.0f} s",
+        "replica on 5433 at the start": replica_at_start,
         "result": "clean" if outcome.clean else "VIOLATIONS",
     }
+    if replica_left:
+        outcome.violations["the replica streams again at the end"] = [replica_left]
     text = report.render(outcome, title=f"Chaos soak of {started_at:%Y-%m-%d}", settings=settings, grace=GRACE_SECONDS)
     path = args.report or PROJECT / "soak" / "results" / f"{started_at:%Y-%m-%d}.md"
     print(text)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 
@@ -153,12 +154,19 @@ class FaultInjector:
         return f"SIGKILL redis-server (pid {pid}, nothing saved); the supervisor started an empty one"
 
     def restart_replica(self) -> str:
+        blocker = long_transaction_on_the_primary()
+        if blocker:
+            # A standby started while such a transaction is open may refuse connections until it ends
+            # (seen: another test session's 14-minute transaction of thousands of savepoints): not ours to stop.
+            return f"skipped: {blocker}, so the shared replica might not accept connections again until it ended"
         with wal_kept_for_the_replica():
             replica("stop", self.replica_folder)
             try:
                 time.sleep(REPLICA_DOWN_SECONDS)
             finally:
-                replica("start", self.replica_folder)
+                problem = bring_back_the_replica(self.replica_folder)
+        if problem:
+            raise RuntimeError(problem)
         return f"scripts/replica stop, {REPLICA_DOWN_SECONDS:.0f} s, scripts/replica start (streaming again)"
 
     def refuse_read_primary(self) -> str:
@@ -180,6 +188,10 @@ class FaultInjector:
 
 
 REPLICA_PORT = 5433
+# A transaction open this long on the primary keeps the soak from stopping the shared replica.
+LONG_TRANSACTION_SECONDS = 60
+# How long a replica that `scripts/replica start` gave up on may still take to stream again.
+REPLICA_RETURN_SECONDS = 120.0
 PRIMARY = "postgres://postgres@127.0.0.1:5432/postgres"
 # The primary keeps no WAL for a replica that is away (no slot, wal_keep_size 0): on a busy shared cluster
 # a replica stopped for seconds came back to find the WAL it needed removed, and `scripts/replica start`
@@ -207,10 +219,74 @@ def drop_wal_slot(slot: str) -> None:
 
 
 def replica_folder() -> str:
-    """The data folder of the replica serving 5433: scripts/replica must be told it, or it acts on this checkout's."""
-    url = f"postgres://postgres@127.0.0.1:{REPLICA_PORT}/postgres"
-    with psycopg.connect(url, connect_timeout=5) as connection:
-        return connection.execute("SHOW data_directory").fetchone()[0]
+    """The data folder of the replica on 5433: scripts/replica must be told it, or it acts on this checkout's.
+
+    Read from the running server's postmaster.pid (its fourth line is the port), not by asking the
+    server: a standby may be running and yet refuse connections.
+    """
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            arguments = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-D" in arguments[:-1] and arguments[0].endswith(b"postgres"):
+            folder = Path(arguments[arguments.index(b"-D") + 1].decode())
+            try:
+                lines = (folder / "postmaster.pid").read_text().splitlines()
+            except OSError:
+                continue
+            if len(lines) > 3 and lines[3].strip() == str(REPLICA_PORT):
+                return str(folder)
+    raise RuntimeError(f"no PostgreSQL server runs on port {REPLICA_PORT}: start the replica (make replica)")
+
+
+def long_transaction_on_the_primary(seconds: int = LONG_TRANSACTION_SECONDS) -> str:
+    """Describe the oldest transaction open on the primary's cluster for over `seconds`, if there is one."""
+    with psycopg.connect(PRIMARY, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT pid, datname, round(extract(epoch FROM now() - xact_start)) FROM pg_stat_activity "
+            "WHERE xact_start < now() - make_interval(secs => %s) AND backend_type = 'client backend' "
+            "ORDER BY xact_start LIMIT 1",
+            [seconds],
+        ).fetchone()
+    return f"a transaction (pid {row[0]}, database {row[1]}) had been open for {row[2]:.0f} s" if row else ""
+
+
+def bring_back_the_replica(folder: str) -> str:
+    """Start the replica if it is down and wait until it streams; say what went wrong if it does not ("": it streams).
+
+    A replica that runs but does not stream yet is waited for, never handed to `scripts/replica start`,
+    which would delete it and clone it afresh after 30 s.
+    """
+    said = ""
+    if not replica_streams() and not server_running(folder):
+        try:
+            replica("start", folder)
+        except subprocess.CalledProcessError as error:
+            said = " ".join((error.stdout or b"").decode(errors="replace").strip().splitlines()[-1:])
+    started = time.monotonic()
+    while not replica_streams():
+        if time.monotonic() - started > REPLICA_RETURN_SECONDS:
+            return f"the replica in {folder} did not stream again within {REPLICA_RETURN_SECONDS:.0f} s ({said})"
+        time.sleep(1)
+    return ""
+
+
+def server_running(folder: str) -> bool:
+    try:
+        os.kill(int((Path(folder) / "postmaster.pid").read_text().split()[0]), 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
+def replica_streams() -> bool:
+    try:
+        with psycopg.connect(f"postgres://postgres@127.0.0.1:{REPLICA_PORT}/postgres", connect_timeout=2) as replica:
+            row = replica.execute("SELECT status FROM pg_stat_wal_receiver").fetchone()
+    except psycopg.Error:
+        return False
+    return row is not None and row[0] == "streaming"
 
 
 def replica(action: str, folder: str) -> None:
