@@ -18,7 +18,7 @@ DEMO_DAYS ?= 90
 SEED := EMAIL_BACKEND="$${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend}" $(MANAGE) seed_demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate seed test lint format worker beat clean bench audit replica replica-stop
+.PHONY: help install run serve migrate seed test lint format worker beat clean bench soak audit replica replica-stop
 
 help:  ## List the targets (the default: it changes nothing)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test: install  ## Run the tests, TEST_PROCESSES (2) at a time (PYTEST_ARGS="-k s
 
 bench: install  ## Benchmarks against baselines on PostgreSQL + Redis (own databases), ~10 min; writes bench/results/
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+soak: install  ## Chaos soak: load while processes die every 20-40 s, then the checks; writes soak/results/ (SOAK_ARGS="--minutes 2")
+	$(BIN)/python -m soak $(SOAK_ARGS)
 
 audit: install  ## Known vulnerabilities in the installed dependencies (pip-audit; passes, saying so, when offline)
 	bash .ci/audit

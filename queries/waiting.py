@@ -18,7 +18,9 @@ in short steps until it has too.
 Refused at once, before any wait: a position beyond the write side's head
 (400 unknown_position: it may never come) and a client already holding
 QUERY_WAITS_PER_CLIENT waits in this process (429 too_many_waits). A wait that
-runs out hands over to the view, which answers 503 projection_behind.
+runs out hands over to the view, which answers 503 projection_behind. A database
+that fails here (a replica shut down mid-wait, a primary out of connections) is
+a 503 naming its side, as config.api answers it in a view: never a 500.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from contextlib import contextmanager
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 from django.http import JsonResponse
 from django.urls import Resolver404, resolve
 from rest_framework.exceptions import ValidationError
@@ -47,6 +49,9 @@ logger = logging.getLogger(__name__)
 FALLBACK_SECONDS = 1.0
 # Between re-reads of a replica that is replaying what the primary announced.
 REPLICA_STEP_SECONDS = 0.01
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+# As config.api.DATABASE_RETRY_AFTER_SECONDS, which answers the same outage inside the views.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class MinPositionMiddleware:
@@ -97,10 +102,16 @@ async def _wait(request, projections: tuple[str, ...], database: str) -> JsonRes
         return None  # the view answers the 400, with the field's message
     if minimum is None:
         return None
-    position = await _briefly(database, lambda: read_position(projections, using=database))
+    try:
+        position = await _briefly(database, lambda: read_position(projections, using=database))
+    except DATABASE_ERRORS:
+        return _database_unavailable("read")
     if position >= minimum:
         return None
-    head = await _briefly(WRITE_DATABASE, head_position)
+    try:
+        head = await _briefly(WRITE_DATABASE, head_position)
+    except DATABASE_ERRORS:
+        return _database_unavailable("write", position)
     if minimum > head:
         return _refusal(
             400, "unknown_position", f"Position {minimum} is beyond the event log's head ({head}).", position
@@ -109,7 +120,12 @@ async def _wait(request, projections: tuple[str, ...], database: str) -> JsonRes
         if not admitted:
             detail = f"Too many waiting requests from this client; at most {settings.QUERY_WAITS_PER_CLIENT} at once."
             return _refusal(429, "too_many_waits", detail, position)
-        await wait_for_position(projections, minimum, using=database, timeout=settings.QUERY_MIN_POSITION_WAIT_SECONDS)
+        try:
+            await wait_for_position(
+                projections, minimum, using=database, timeout=settings.QUERY_MIN_POSITION_WAIT_SECONDS
+            )
+        except DATABASE_ERRORS:
+            return _database_unavailable("read", position)
     return None
 
 
@@ -130,6 +146,17 @@ async def _briefly(database: str, read):
                 connection.close()
 
     return await sync_to_async(read_and_release)()
+
+
+def _database_unavailable(side: str, position: int | None = None) -> JsonResponse:
+    response = JsonResponse(
+        {"code": f"{side}_database_unavailable", "detail": f"The {side} database cannot be reached; retry shortly."},
+        status=503,
+    )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    if position is not None:
+        response[READ_POSITION_HEADER] = str(position)
+    return response
 
 
 def _refusal(status: int, code: str, detail: str, position: int) -> JsonResponse:

@@ -8,8 +8,10 @@ import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.db import OperationalError
 
 from commands.eventlog import head_position
+from config.api import DATABASE_RETRY_AFTER_SECONDS
 from core.routers import READ_PRIMARY
 from projections import announcements
 from queries import waiting
@@ -101,3 +103,33 @@ def test_an_announcement_wakes_a_waiter_long_before_its_fallback_read(settings, 
 def test_an_announcement_is_parsed_back_to_name_and_position():
     assert announcements.parse(b"order_summary 42") == ("order_summary", 42)
     assert announcements.parse("garbage") is None
+
+
+def _fails_with(message):
+    def fail(*args, **kwargs):
+        raise OperationalError(message)
+
+    return fail
+
+
+def test_a_read_database_that_fails_while_a_request_waits_is_a_503_not_a_500(anonymous_client, monkeypatch):
+    """Found by the soak: a replica shut down while a request read its position answered 500."""
+    extend_log_to(1)
+    monkeypatch.setattr(waiting, "read_position", _fails_with("terminating connection due to administrator command"))
+
+    response = anonymous_client.get(PRODUCTS, headers={"X-Min-Position": "1"})
+
+    assert (response.status_code, response.json()["code"]) == (503, "read_database_unavailable")
+    assert response["Retry-After"] == str(DATABASE_RETRY_AFTER_SECONDS)
+
+
+def test_a_write_database_that_refuses_the_head_read_is_a_503_not_a_500(anonymous_client, monkeypatch):
+    """Found by the soak: PostgreSQL out of connections ("too many clients") while reading the head answered 500."""
+    extend_log_to(1)
+    set_checkpoint("product_catalog", 0)
+    monkeypatch.setattr(waiting, "head_position", _fails_with("sorry, too many clients already"))
+
+    response = anonymous_client.get(PRODUCTS, headers={"X-Min-Position": "1"})
+
+    assert (response.status_code, response.json()["code"]) == (503, "write_database_unavailable")
+    assert (response["Retry-After"], response["X-Read-Position"]) == (str(DATABASE_RETRY_AFTER_SECONDS), "0")

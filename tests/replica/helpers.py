@@ -99,6 +99,7 @@ def web_environment(redis_url: str, replica: StreamingReplica) -> dict[str, str]
         READ_DATABASE_URL=f"{database_url('read')}?application_name=test-web-read",
         READ_REPLICA_URLS=replica.url(application_name="test-web-replica"),
         CONN_MAX_AGE="60",
+        WEB_CONN_MAX_AGE="60",  # scripts/serve closes a request's connections otherwise
     )
 
 

@@ -1,0 +1,156 @@
+"""The soak's checks, each on a tiny made-up history: clean when the promise holds, a violation when it breaks."""
+
+from soak import checks
+from soak.checks import LoggedEvent
+from soak.history import Exchange, Fault
+
+
+def command(status, correlation_id="c1", *, at=1.0, took=0.1, op="PlaceOrder", **fields):
+    return Exchange(at, took, "t", op, "POST", "/api/commands/orders/place/", status, correlation_id, **fields)
+
+
+def status_poll(state, correlation_id="c1", *, at=2.0):
+    body = {"status": state, "error": {"code": "internal_error"} if state == "failed" else None}
+    return Exchange(at, 0.1, "t", "command_status", "GET", "/api/commands/status/x/", 200, correlation_id, body=body)
+
+
+def read(status=200, *, min_position=None, read_position=None, body=None, expect=None, op="read_order", at=3.0):
+    return Exchange(
+        at, 0.1, "t", op, "GET", "/api/queries/orders/o/", status,
+        min_position=min_position, read_position=read_position, body=body, expect=expect or {},
+    )  # fmt: skip
+
+
+def event(correlation_id="c1", position=1, type_="OrderPlaced", data=None):
+    return LoggedEvent(position, type_, correlation_id, data or {})
+
+
+class TestAcknowledgedCommandsRecordedOnce:
+    def test_an_acknowledged_command_with_its_one_event_is_clean(self):
+        assert checks.acknowledged_commands_recorded_once([command(201)], [event()]) == []
+
+    def test_an_acknowledged_command_without_an_event_is_a_violation(self):
+        assert checks.acknowledged_commands_recorded_once([command(201)], []) != []
+
+    def test_a_retry_that_recorded_the_command_twice_is_a_violation(self):
+        history = [command(0, attempt=1), command(200, attempt=2)]
+        assert checks.acknowledged_commands_recorded_once(history, [event(position=1), event(position=2)]) != []
+
+    def test_an_async_command_that_succeeded_counts_as_acknowledged(self):
+        history = [command(202, is_async=True), status_poll("succeeded")]
+        assert checks.acknowledged_commands_recorded_once(history, []) != []
+        assert checks.acknowledged_commands_recorded_once(history, [event()]) == []
+
+    def test_a_command_with_no_known_outcome_may_have_happened_once_but_not_twice(self):
+        history = [command(0), command(503, attempt=2)]
+        assert checks.acknowledged_commands_recorded_once(history, []) == []
+        assert checks.acknowledged_commands_recorded_once(history, [event()]) == []
+        assert checks.acknowledged_commands_recorded_once(history, [event(position=1), event(position=2)]) != []
+
+
+class TestRefusedCommandsRecordedNothing:
+    def test_a_refused_command_without_events_is_clean(self):
+        assert checks.refused_commands_recorded_nothing([command(409)], [event("other")]) == []
+
+    def test_a_refused_command_with_an_event_is_a_violation(self):
+        assert checks.refused_commands_recorded_nothing([command(409)], [event()]) != []
+
+    def test_an_async_command_refused_at_its_status_counts(self):
+        history = [command(202, is_async=True), status_poll("refused")]
+        assert checks.refused_commands_recorded_nothing(history, [event()]) != []
+
+    def test_a_throttled_try_is_not_a_refusal(self):
+        assert checks.command_outcomes([command(429)]) == {"c1": checks.UNKNOWN}
+
+
+def test_every_accepted_async_command_must_finish():
+    accepted = command(202, is_async=True)
+    assert checks.async_commands_finished([accepted, status_poll("accepted")]) != []
+    assert checks.async_commands_finished([accepted, status_poll("succeeded")]) == []
+
+
+def test_server_errors_and_failed_async_commands_are_violations():
+    assert checks.no_server_errors([command(200), command(409), command(503)]) == []
+    assert checks.no_server_errors([command(500)]) != []
+    assert checks.no_server_errors([status_poll("failed")]) != []
+
+
+class TestUnavailableOnlyDuringFaults:
+    fault = Fault("kill beat", "", started=10.0, healed=15.0)
+
+    def test_a_503_during_a_fault_or_its_grace_is_allowed(self):
+        history = [command(503, at=11.0), command(0, at=19.0, error="ConnectionError")]
+        assert checks.unavailable_only_during_faults(history, [self.fault], grace=5.0) == []
+
+    def test_a_503_after_the_grace_is_a_violation(self):
+        history = [command(503, at=21.0)]
+        assert checks.unavailable_only_during_faults(history, [self.fault], grace=5.0) != []
+
+    def test_an_unanswered_request_with_no_fault_is_a_violation(self):
+        assert checks.unavailable_only_during_faults([command(0, at=1.0)], [], grace=5.0) != []
+
+    def test_a_request_that_began_before_the_fault_and_ended_in_it_is_allowed(self):
+        history = [command(503, at=9.0, took=2.0)]
+        assert checks.unavailable_only_during_faults(history, [self.fault], grace=5.0) == []
+
+
+def test_unavailable_windows_gather_nearby_503s():
+    history = [command(503, at=1.0), command(503, at=2.0), command(200, at=3.0), command(0, at=20.0)]
+    windows = checks.unavailable_windows(history)
+    assert [(round(start), count) for start, _end, count in windows] == [(1, 2), (20, 1)]
+
+
+class TestOwnWritesVisible:
+    def test_a_read_at_or_past_its_position_showing_the_write_is_clean(self):
+        history = [read(min_position=5, read_position=7, body={"status": "paid"}, expect={"status": ["paid"]})]
+        assert checks.own_writes_visible(history) == []
+
+    def test_a_read_behind_its_own_write_is_a_violation(self):
+        assert checks.own_writes_visible([read(min_position=5, read_position=4, body={})]) != []
+
+    def test_a_read_that_shows_an_older_state_is_a_violation(self):
+        history = [read(min_position=5, read_position=5, body={"status": "placed"}, expect={"status": ["paid"]})]
+        assert checks.own_writes_visible(history) != []
+
+    def test_prices_compare_as_numbers(self):
+        history = [read(min_position=1, read_position=1, body={"price": "12.50"}, expect={"price": ["12.5"]})]
+        assert checks.own_writes_visible(history) == []
+
+    def test_a_503_is_not_a_stale_read(self):
+        assert checks.own_writes_visible([read(503, min_position=5, read_position=3)]) == []
+
+
+class TestStock:
+    def test_negative_stock_at_the_end_is_a_violation(self):
+        assert checks.stock_never_negative([], {"p (write model)": 0}) == []
+        assert checks.stock_never_negative([], {"p (write model)": -1}) != []
+
+    def test_negative_stock_seen_in_a_list_is_a_violation(self):
+        page = {"results": [{"id": "p", "stock_available": -2}]}
+        assert checks.stock_never_negative([read(body=page, op="browse_products")], {}) != []
+
+    def test_units_sold_are_the_lines_placed_minus_those_cancelled(self):
+        lines = {"lines": [{"product_id": "p", "quantity": 3}, {"product_id": "q", "quantity": 1}]}
+        events = [event(type_="OrderPlaced", data=lines), event(type_="OrderCancelled", data=lines, position=2)]
+        events.append(event(type_="OrderPlaced", data={"lines": [{"product_id": "p", "quantity": 2}]}, position=3))
+        assert checks.units_sold_match_orders(events, {"p": 2, "q": 0}) == []
+        assert checks.units_sold_match_orders(events, {"p": 5, "q": 0}) != []
+
+
+def test_every_email_owed_is_sent_exactly_once():
+    owed = ["Your order 1 is confirmed", "Your order 1 is on its way"]
+    assert checks.emails_sent_once(owed, list(reversed(owed))) == []
+    assert checks.emails_sent_once(owed, owed[:1]) != []
+    assert checks.emails_sent_once(owed, [*owed, owed[0]]) != []
+    assert checks.emails_sent_once(owed, [*owed, "Your order 2 is confirmed"]) != []
+
+
+def test_followers_must_catch_up_within_the_limit():
+    assert checks.followers_caught_up(12.0, limit=60) == []
+    assert checks.followers_caught_up(61.0, limit=60) != []
+    assert checks.followers_caught_up(None, limit=60) != []
+
+
+def test_read_models_must_match_a_rebuild():
+    assert checks.read_models_match_a_rebuild({"order_summary": 0}) == []
+    assert checks.read_models_match_a_rebuild({"order_summary": 2}) != []
