@@ -114,6 +114,12 @@ def _pooled(config: dict, *, timeout: float) -> dict:
         "min_size": 1,
         "max_size": DATABASE_POOL_SIZE,
         "timeout": timeout,
+        # A failed attempt at a new connection is retried with a backoff that doubles for as long as
+        # this lasts (psycopg's default: 5 minutes), so a database back after 10 s could wait 16 s
+        # more for the pool's next try, each request meanwhile answering 503. Giving up after the
+        # request timeout instead, the pool tries afresh, at once, for the next request. (Handed-out
+        # connections are checked by Django itself: CONN_HEALTH_CHECKS.)
+        "reconnect_timeout": timeout,
     }
     return config
 

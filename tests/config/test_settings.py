@@ -117,7 +117,12 @@ def test_a_pool_size_bounds_every_postgresql_alias_and_drops_persistent_connecti
 
     for alias in ["default", "read"]:
         assert databases[alias]["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
-        assert databases[alias]["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 3, "timeout": 2.0}
+        assert databases[alias]["OPTIONS"]["pool"] == {
+            "min_size": 1,
+            "max_size": 3,
+            "timeout": 2.0,
+            "reconnect_timeout": 2.0,
+        }
     # A replica's pooled connection is not waited for longer than a new connection to it would be.
     assert databases["read_replica_1"]["OPTIONS"]["pool"]["timeout"] == 2.0
     assert databases["read_replica_1"]["OPTIONS"]["connect_timeout"] == 2

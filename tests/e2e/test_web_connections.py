@@ -4,7 +4,9 @@ Under ASGI each request runs its synchronous code on a thread of its own, so a
 connection kept for the next request (CONN_MAX_AGE > 0) is never reused: every
 request left one open, and a few minutes of load used up PostgreSQL's
 max_connections ("too many clients": found by the soak, python -m soak).
-scripts/serve turns persistent connections off for the web server; workers keep theirs.
+scripts/serve turns persistent connections off for the web server (workers keep theirs), and
+gives each web process a bounded pool (DATABASE_POOL_SIZE): with or without the pool, the
+connections a web process holds do not grow with the requests it has served.
 """
 
 import pytest
@@ -27,12 +29,16 @@ def web_connections() -> int:
         return cursor.fetchone()[0]
 
 
-def test_requests_leave_no_database_connections_behind_even_with_conn_max_age_set(services):
+@pytest.mark.parametrize(("pool_size", "most_connections"), [("0", 1), ("2", 2)])
+def test_requests_leave_no_database_connections_behind_even_with_conn_max_age_set(
+    services, pool_size, most_connections
+):
     _, redis_url = services.redis()
-    base_url = services.web(service_environment(redis_url, CONN_MAX_AGE="60"), workers=1)
+    environment = service_environment(redis_url, CONN_MAX_AGE="60", DATABASE_POOL_SIZE=pool_size)
+    base_url = services.web(environment, workers=1)
 
     for _ in range(REQUESTS):
         response = requests.get(f"{base_url}/api/queries/products/", timeout=10)
         assert response.status_code == 200, response.text
 
-    assert web_connections() <= 1
+    assert web_connections() <= most_connections
