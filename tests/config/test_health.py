@@ -112,7 +112,8 @@ def test_a_stalled_projection_is_unready_even_when_only_one_event_behind(client,
 
 def test_an_unreachable_broker_makes_the_process_unready(client, settings, monkeypatch):
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{free_port()}/0")
+    # What the check connects to (connection_for_write): broker_write_url, when set, before broker_url.
+    monkeypatch.setattr(app.conf, "broker_write_url", f"redis://127.0.0.1:{free_port()}/0")
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("unreachable")
