@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -156,9 +155,16 @@ class Run:
 
 
 def _seed_small_shop(customers: int = 32, products: int = 1_000) -> SmallShop:
+    """Users and tokens in bulk; customers and products through their commands, so the log has their events.
+
+    The read models start from those events: a product the catalog never heard of would stop
+    the catalog projection at the first order that names it.
+    """
     from django.contrib.auth.models import User
     from rest_framework.authtoken.models import Token
 
+    from commands.commands import MAX_STOCK, RegisterCustomer, RegisterProduct
+    from commands.handlers import dispatch
     from commands.models import Customer, Product
 
     staff = User.objects.create(username="bench-staff", is_staff=True, password=BENCH_PASSWORD)
@@ -166,21 +172,24 @@ def _seed_small_shop(customers: int = 32, products: int = 1_000) -> SmallShop:
         User(username=f"bench-customer-{n}", email=f"bench{n}@example.com", password=BENCH_PASSWORD)
         for n in range(customers)
     )
-    rows = Customer.objects.bulk_create(
-        Customer(user=user, name=f"Bench Customer {n}", email=user.email) for n, user in enumerate(users)
-    )
+    for n, user in enumerate(users):
+        dispatch(RegisterCustomer(user_id=user.pk, name=f"Bench Customer {n}", email=user.email), user)
+    rows = list(Customer.objects.filter(user__in=users).order_by("user_id"))
     tokens = Token.objects.bulk_create(Token(user=user, key=secrets.token_hex(20)) for user in [staff, *users])
-    stock = Product.objects.bulk_create(
-        Product(
-            id=uuid.uuid4(),
-            sku=f"BENCH-{n:05d}",
-            name=f"Bench product {n}",
-            category="bench",
-            price=Decimal(100 + n % 900) / 10,
-            stock=1_000_000_000,
-        )
+    registered = [
+        dispatch(
+            RegisterProduct(
+                sku=f"BENCH-{n:05d}",
+                name=f"Bench product {n}",
+                category="bench",
+                price=Decimal(100 + n % 900) / 10,
+                stock=MAX_STOCK,
+            ),
+            staff,
+        ).aggregate_id
         for n in range(products)
-    )
+    ]
+    stock = list(Product.objects.filter(pk__in=registered).order_by("sku"))
     staff.bench_token = tokens[0].key
     return SmallShop(
         staff=staff,

@@ -1,4 +1,8 @@
-"""The Python peer of benchmark 3: eventsourcing 9.x's ProjectionRunner catching up a trivial projection.
+"""The Python peer of benchmarks 2 and 3: eventsourcing 9.x saving events and catching up a projection.
+
+Benchmark 2 times `PeerSaver`: the peer's Application saving one new aggregate's one event per call
+(carrying the same order data as the shop's event), one transaction each, into its PostgreSQL event
+store (which serialises its inserts with a table lock).
 
 eventsourcing (the `bench` extra, never the app's) stores `events` events in its own tables of the
 benchmark's write database, then its ProjectionRunner follows them from the start with a
@@ -19,6 +23,33 @@ import psycopg
 
 EVENTS_PER_TALLY = 10  # one Opened and nine Counted: streams of a few events, like an order's
 TALLIES_PER_SAVE = 500
+
+
+class PeerSaver:
+    """Saves one event per call through eventsourcing's Application on the benchmark's write database."""
+
+    def __init__(self, database_url: str, contents: dict):
+        from eventsourcing.application import Application
+        from eventsourcing.domain import Aggregate
+
+        class Basket(Aggregate):
+            def __init__(self, contents: dict):
+                self.contents = contents
+
+        class PeerBaskets(Application):
+            pass
+
+        _drop_tables(database_url, "peerbaskets_events")
+        self._basket = Basket
+        self._contents = contents
+        self._application = PeerBaskets(_environment(database_url))
+
+    def __call__(self) -> int:
+        self._application.save(self._basket(self._contents))  # a new aggregate: its one Created event
+        return 1
+
+    def close(self) -> None:
+        self._application.close()
 
 
 def measure(database_url: str, events: int) -> tuple[int, float]:
@@ -51,8 +82,7 @@ def measure(database_url: str, events: int) -> tuple[int, float]:
             self.view.insert_tracking(tracking)
 
     env = _environment(database_url)
-    with psycopg.connect(database_url, autocommit=True) as connection:  # a kept database's earlier run
-        connection.execute("DROP TABLE IF EXISTS peershop_events")
+    _drop_tables(database_url, "peershop_events")
     shop = PeerShop(env)
     written = 0
     while written < events:
@@ -73,6 +103,13 @@ def measure(database_url: str, events: int) -> tuple[int, float]:
         runner.wait(head, timeout=3600)
         seconds = time.monotonic() - started
     return head, seconds
+
+
+def _drop_tables(database_url: str, *tables: str) -> None:
+    """Drop what a kept database's earlier run left."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        for table in tables:
+            connection.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _environment(database_url: str) -> dict[str, str]:

@@ -25,15 +25,21 @@ must wait out a rolled-back position with a timeout, so a reader either stalls o
 may skip. Neither keeps the log dense and provably gap-free, so appends still
 queue, and the append's round trips are what was cut instead.
 
-Two round trips per append: the lock and the stream's version in one statement,
-then the insert. The statement's snapshot is taken before it waits for the lock,
-so it may miss an event of the same stream committed meanwhile; it can only read
-a version too low, never too high, and the insert then hits the unique
-(stream_id, version) constraint, which is turned into the same VersionConflict.
+One statement per append on PostgreSQL: it takes the lock, reads the stream's
+version, checks it and inserts the events, and returns their positions; with the
+BEGIN and the COMMIT that is the three round trips a bare INSERT transaction
+costs. The positions and the recorded time are drawn from rows that depend on
+the lock's row, so they are taken only once the lock is held. The statement's
+snapshot is taken before it waits for the lock, so it may miss an event of the
+same stream committed meanwhile; it can only read a version too low, never too
+high, and the insert then hits the unique (stream_id, version) constraint,
+which is turned into the same VersionConflict.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -84,16 +90,73 @@ def append(
     """Append `events` to a stream that is at `expected_version`, inside the caller's transaction.
 
     They are recorded at `recorded_at`, or else now: taken while holding the append lock, so that
-    live events' times never go backwards along their positions. Raises VersionConflict if another
+    live events' times never go backwards along their positions. On PostgreSQL "now" is the
+    database's clock, one clock for every web host; on SQLite, Django's. Raises VersionConflict if another
     transaction appended to the stream first. `events_recorded` is sent with the recorded events
     once the transaction commits.
     """
     connection = connections[WRITE_DATABASE]
     if not connection.in_atomic_block:
         raise RuntimeError("append() must run inside the command's transaction")
-    current = _lock_and_read_version(connection, stream_id)
-    if current != expected_version:
-        raise _conflict(stream_id, current, expected_version)
+    insert = _insert_under_lock if connection.vendor == "postgresql" else _insert_through_orm
+    try:
+        recorded = insert(connection, stream_id, events, expected_version, metadata, recorded_at)
+    except IntegrityError as clash:
+        if _STREAM_VERSION_CONSTRAINT not in str(clash):  # PostgreSQL names it; SQLite has one writer anyway
+            raise
+        # Another transaction appended this version while we waited for the lock (see above). The
+        # transaction is aborted now, so the stream's version cannot be read: it is at least this.
+        raise _conflict(stream_id, expected_version + 1, expected_version) from None
+    if recorded is None:
+        raise _conflict(stream_id, _stream_version(stream_id), expected_version)
+    transaction.on_commit(lambda: events_recorded.send(sender=RecordedEvent, events=recorded), using=WRITE_DATABASE)
+    return recorded
+
+
+def _insert_under_lock(
+    connection, stream_id, events, expected_version, metadata, recorded_at
+) -> list[RecordedEvent] | None:
+    """Lock, check the version and insert in one statement; None if the stream is not at `expected_version`."""
+    encoded = [(event.type_name(), event.schema_version, event.to_data()) for event in events]
+    parameters = [APPEND_LOCK_KEY, recorded_at, stream_id, stream_id, json.dumps(metadata)]
+    for type_name, schema_version, data in encoded:
+        parameters += [type_name, schema_version, json.dumps(data)]
+    parameters.append(expected_version)
+    statement = _append_statement(connection.ops.quote_name(StoredEvent._meta.db_table), len(events))
+    with connection.cursor() as cursor:
+        cursor.execute(statement, parameters)
+        rows = sorted(cursor.fetchall(), key=lambda row: row[1])  # by version, the events' order
+    if not rows:
+        return None
+    return [
+        RecordedEvent(position, stream_id, version, type_name, data, metadata, at, schema_version)
+        for (position, version, at), (type_name, schema_version, data) in zip(rows, encoded, strict=True)
+    ]
+
+
+@functools.cache
+def _append_statement(table: str, event_count: int) -> str:
+    """The append of `event_count` events to `table` as one statement (see the module's docstring)."""
+    new_events = ", ".join(f"({n}, %s, %s::smallint, %s::jsonb)" for n in range(1, event_count + 1))
+    # MATERIALIZED: the lock runs once, and before anything that reads its row.
+    return (
+        "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)), "
+        "stamp AS MATERIALIZED (SELECT coalesce(%s::timestamptz, clock_timestamp()) AS recorded_at FROM locked), "
+        f"stream AS (SELECT coalesce(max(version), 0) AS version FROM {table} WHERE stream_id = %s) "
+        f"INSERT INTO {table} (stream_id, version, type, schema_version, data, metadata, recorded_at) "
+        "SELECT %s::uuid, stream.version + new.n, new.type, new.schema_version, new.data, %s::jsonb, stamp.recorded_at "
+        f"FROM stamp, stream, (VALUES {new_events}) AS new (n, type, schema_version, data) "
+        "WHERE stream.version = %s ORDER BY new.n "
+        "RETURNING position, version, recorded_at"
+    )
+
+
+def _insert_through_orm(
+    connection, stream_id, events, expected_version, metadata, recorded_at
+) -> list[RecordedEvent] | None:
+    """SQLite: one writer at a time, so a version read then an insert is enough."""
+    if _stream_version(stream_id) != expected_version:
+        return None
     now = recorded_at or timezone.now()
     rows = [
         StoredEvent(
@@ -107,31 +170,8 @@ def append(
         )
         for offset, event in enumerate(events, start=1)
     ]
-    try:
-        StoredEvent.objects.using(WRITE_DATABASE).bulk_create(rows)
-    except IntegrityError as clash:
-        if _STREAM_VERSION_CONSTRAINT not in str(clash):  # PostgreSQL names it; SQLite has one writer anyway
-            raise
-        # Another transaction appended this version while we waited for the lock (see above). The
-        # transaction is aborted now, so the stream's version cannot be read: it is at least this.
-        raise _conflict(stream_id, expected_version + 1, expected_version) from None
-    recorded = [_recorded(row) for row in rows]
-    transaction.on_commit(lambda: events_recorded.send(sender=RecordedEvent, events=recorded), using=WRITE_DATABASE)
-    return recorded
-
-
-def _lock_and_read_version(connection, stream_id: uuid.UUID) -> int:
-    """Take the append lock (PostgreSQL) and return the stream's version, in one round trip."""
-    if connection.vendor != "postgresql":
-        return _stream_version(stream_id)
-    table = connection.ops.quote_name(StoredEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        # The lock function returns void, which the driver has no loader for: read it as text.
-        cursor.execute(
-            f"SELECT pg_advisory_xact_lock(%s)::text, (SELECT max(version) FROM {table} WHERE stream_id = %s)",
-            [APPEND_LOCK_KEY, stream_id],
-        )
-        return cursor.fetchone()[1] or 0
+    StoredEvent.objects.using(WRITE_DATABASE).bulk_create(rows)
+    return [_recorded(row) for row in rows]
 
 
 def _stream_version(stream_id: uuid.UUID) -> int:

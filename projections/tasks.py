@@ -3,6 +3,7 @@
 import logging
 import os
 import threading
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -144,13 +145,20 @@ def _wake_every_follower() -> None:
     _enqueue(wakeups.claim_all(registry()))
 
 
+# Short beside a projection's lag (tens of milliseconds), long beside a commit (a millisecond).
+WAKE_UP_GATHER_SECONDS = 0.002
+
+
 class _Waker:
     """This process's one thread that wakes the followers after commits, off the requests' path.
 
     A commit sets the nudge after it is visible; the thread clears the nudge before it
     claims, so every commit is followed by at least one claim that starts after it, as
-    when the request claimed for itself, and the commits of a burst share one claim. A
-    nudge still pending when the process exits is lost: beat's safety net wakes every
+    when the request claimed for itself, and the commits of a burst share one claim. It
+    lets WAKE_UP_GATHER_SECONDS of commits gather first: a claim is a Redis round trip
+    the thread makes holding the interpreter's lock for a good part of it, and at a
+    thousand commits a second one claim per commit took a fifth of the committers' time.
+    A nudge still pending when the process exits is lost: beat's safety net wakes every
     follower within PROJECTION_SAFETY_NET_SECONDS, as after a broker outage.
     """
 
@@ -175,6 +183,7 @@ class _Waker:
     def _run(self) -> None:
         while True:
             self._nudged.wait()
+            time.sleep(WAKE_UP_GATHER_SECONDS)
             self._nudged.clear()
             try:
                 _wake_every_follower()

@@ -9,13 +9,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, transaction
-from django.db.models.query import QuerySet
 
 from commands import eventlog
 from commands.commands import CancelOrder, OrderLineRequest, PlaceOrder, RegisterProduct
 from commands.events import OrderShipped, ProductDiscontinued
 from commands.handlers import dispatch
-from commands.models import IdempotencyRecord, Order, OrderLine, OrderStatus, Product, StoredEvent
+from commands.models import IdempotencyRecord, Order, OrderLine, OrderStatus, Product
 from tests.commands.helpers import EventLogWatch, assert_refused, post, url
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
@@ -24,16 +23,15 @@ pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 @pytest.fixture
 def event_log_outage(monkeypatch):
     """Call `.start()` to make inserts into the event log fail, as a full disk would; `.end()` to recover."""
-    insert = QuerySet.bulk_create
 
-    def failing_insert(queryset, objs, *args, **kwargs):
-        if queryset.model is StoredEvent:
-            raise DatabaseError("the event log is unavailable")
-        return insert(queryset, objs, *args, **kwargs)
+    def failing_insert(*args, **kwargs):
+        raise DatabaseError("the event log is unavailable")
 
     class Outage:
         def start(self):
-            monkeypatch.setattr(QuerySet, "bulk_create", failing_insert)
+            # The append's insert on either database (PostgreSQL's one statement, SQLite's ORM insert).
+            monkeypatch.setattr(eventlog, "_insert_under_lock", failing_insert)
+            monkeypatch.setattr(eventlog, "_insert_through_orm", failing_insert)
 
         def end(self):
             monkeypatch.undo()

@@ -268,8 +268,8 @@ def test_a_malformed_customer_id_is_reported(product):
 
 
 @pytest.mark.django_db(databases="__all__", transaction=True)
-def test_an_order_of_three_products_costs_seven_statements(customer):
-    """Customer, products locked in one query, stock in one update, order, lines in one insert, log lock, events."""
+def test_an_order_of_three_products_costs_six_statements(customer):
+    """Customer, products locked in one query, stock in one update, order, lines in one insert, the append."""
     products = sorted((ProductFactory(stock=10) for _ in range(3)), key=lambda product: product.pk)
     command = PlaceOrder(
         customer_id=None, lines=tuple(OrderLineRequest(product_id=product.pk, quantity=2) for product in products)
@@ -289,14 +289,16 @@ def test_an_order_of_three_products_costs_seven_statements(customer):
         "UPDATE commands_product",
         "INSERT commands_order",
         "INSERT commands_orderline",
-        "SELECT the stream's version",  # with the append lock, on PostgreSQL
-        "INSERT commands_storedevent",
+        *(["SELECT the stream's version"] if connections["default"].vendor == "sqlite" else []),  # one writer: no lock
+        "INSERT commands_storedevent",  # on PostgreSQL with the lock and the version check
     ], kinds
     assert [stock_of(product) for product in products] == [8, 8, 8]
 
 
 def _kind(sql: str) -> str:
-    """A statement's verb and first table, or what the event log's lock-and-version statement reads."""
+    """A statement's verb and first table; the append's one statement on PostgreSQL is its INSERT."""
+    if sql.startswith("WITH locked"):
+        return "INSERT commands_storedevent"
     if re.search(r"max\(.*commands_storedevent", sql, re.IGNORECASE | re.DOTALL):
         return "SELECT the stream's version"
     verb = sql.split()[0].upper()

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from commands import eventlog
 from queries.models import DailySales
 from tests.factories import ProductFactory, place_order
 from tests.projections.helpers import cancel, pay, project, rows, ship
@@ -20,11 +21,21 @@ def kettle(db):
 
 @pytest.fixture
 def clock(monkeypatch):
-    """Set the time events are recorded at: clock("2030-03-01 12:00")."""
+    """Set the time events are recorded at: clock("2030-03-01 12:00").
+
+    The handlers take the write model's times from Django's clock, and PostgreSQL's
+    append records its events by the database's: both are set.
+    """
+    append = eventlog.append
 
     def set_to(moment: str) -> None:
         now = dt.datetime.fromisoformat(moment).replace(tzinfo=dt.UTC)
         monkeypatch.setattr(timezone, "now", lambda: now)
+
+        def append_now(*args, recorded_at=None, **kwargs):
+            return append(*args, recorded_at=recorded_at or now, **kwargs)
+
+        monkeypatch.setattr(eventlog, "append", append_now)
 
     return set_to
 
