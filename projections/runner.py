@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
-from commands.eventlog import read_events
+from commands.eventlog import RecordedEvent, read_events
 from core import metrics
 from core.routers import READ_PRIMARY
 from projections import announcements
@@ -152,14 +152,7 @@ def _apply_shared_batch(riding: dict[str, Projection], batch_size: int):
             if len(batch) < batch_size:  # the batch reached the head
                 finished[name] = (Outcome.CAUGHT_UP, checkpoint.position)
     for projection, events in advanced:
-        announcements.announce(projection.name, events[-1].position)
-        logger.info(
-            "%s applied events #%d..#%d",
-            projection.name,
-            events[0].position,
-            events[-1].position,
-            extra={"follower": projection.name, "correlation_ids": _correlation_ids(events)},
-        )
+        _applied(projection.name, events)
     return finished, fell_off, counts
 
 
@@ -213,16 +206,21 @@ def _apply_next_batch(follower, batch_size: int) -> tuple[Outcome | None, int, i
             raise _BatchFailed(batch[0].position) from error
         _advance(checkpoint, batch[-1].position)
     follower.after_commit(handled)
-    announcements.announce(follower.name, checkpoint.position)
-    logger.info(
-        "%s applied events #%d..#%d",
-        follower.name,
-        batch[0].position,
-        batch[-1].position,
-        extra={"follower": follower.name, "correlation_ids": _correlation_ids(batch)},
-    )
+    _applied(follower.name, batch)
     # A short batch reached the head; a full one may not have (one event at a time, while retrying, is full).
     return Outcome.CAUGHT_UP if len(batch) < limit else None, len(batch), checkpoint.position
+
+
+def _applied(name: str, events: list[RecordedEvent]) -> None:
+    """After the commit: announce the follower's new position (live streams wait on it) and log the batch."""
+    announcements.announce(name, events[-1].position)
+    logger.info(
+        "%s applied events #%d..#%d",
+        name,
+        events[0].position,
+        events[-1].position,
+        extra={"follower": name, "correlation_ids": _correlation_ids(events)},
+    )
 
 
 def _same_version(follower, checkpoint: Checkpoint) -> bool:

@@ -6,6 +6,8 @@ Playwright or chromium is missing (.ci/install-browser installs chromium).
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,18 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = 20_000  # the longest any step may take before the test fails
+
+
+@contextmanager
+def chromium_page(width: int, height: int) -> Iterator:
+    """A page of a fresh headless chromium, every step and expectation bounded by WAIT_MS; closed after."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    sync_api.expect.set_options(timeout=WAIT_MS)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(WAIT_MS)
+            yield page
+        finally:
+            browser.close()

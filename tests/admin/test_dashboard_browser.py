@@ -22,7 +22,7 @@ from core.admin import stream_url
 from projections.models import Checkpoint, LagSample, RebuildRun
 from projections.registry import registry
 from queries.models import DailySales
-from tests.admin.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, WAIT_MS, sync_api
+from tests.admin.browser import ARTIFACTS, chromium_page, sync_api
 from tests.admin.helpers import OPERATOR_PERMISSIONS, grant, project
 from tests.factories import PASSWORD, CustomerFactory, ProductFactory, StaffFactory, place_order
 from tests.projections.helpers import broken, cancel, pay, ship
@@ -78,16 +78,10 @@ def sign_in(page, live_server, next_url: str) -> None:
 
 
 def test_an_operator_rebuilds_a_projection_retries_another_and_reads_an_orders_history(live_server, shop):
-    ARTIFACTS.mkdir(exist_ok=True)
     order_history = stream_url(shop["order"].pk)
     expect = sync_api.expect
-    expect.set_options(timeout=WAIT_MS)
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.set_default_timeout(WAIT_MS)
-
+    with chromium_page(1440, 900) as page:
         sign_in(page, live_server, reverse("admin:index"))
         page.click("#operations-module >> text=Projection dashboard")
         failed = page.locator("#follower-customer_history")
@@ -137,7 +131,6 @@ def test_an_operator_rebuilds_a_projection_retries_another_and_reads_an_orders_h
             expect(timeline.nth(index)).to_contain_text(event_type)
         expect(timeline.nth(0).locator("pre.json").first).to_contain_text('"customer_name": "Ada Lovelace"')
         page.screenshot(path=ARTIFACTS / "admin-order-history.png", full_page=True)
-        browser.close()
 
     # Back from the browser (its event loop closed), the database tells the same story.
     assert RebuildRun.objects.get().state == "done"

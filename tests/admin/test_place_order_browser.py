@@ -10,7 +10,7 @@ import re
 import pytest
 
 from commands.models import Order
-from tests.admin.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, WAIT_MS, sync_api
+from tests.admin.browser import ARTIFACTS, chromium_page, sync_api
 from tests.factories import CustomerFactory, ProductFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
@@ -19,18 +19,12 @@ PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 
 
 def test_a_customer_places_an_order_from_the_browsable_api(live_server):
-    ARTIFACTS.mkdir(exist_ok=True)
     customer = CustomerFactory()
     username = customer.user.username
     kettle = ProductFactory(sku="KETTLE", name="Copper kettle", stock=5)
     expect = sync_api.expect
-    expect.set_options(timeout=WAIT_MS)
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(WAIT_MS)
-
+    with chromium_page(1280, 900) as page:
         page.goto(live_server.url + "/")
         page.screenshot(path=ARTIFACTS / "landing.png", full_page=True)
         page.click("text=sign in")
@@ -48,7 +42,6 @@ def test_a_customer_places_an_order_from_the_browsable_api(live_server):
         page.click("#post-generic-content-form button:has-text('POST')")
         expect(page.locator(".response-info")).to_contain_text("HTTP 201 Created")
         page.screenshot(path=ARTIFACTS / "api-place-order-placed.png", full_page=True)
-        browser.close()
 
     order = Order.objects.get()
     assert order.customer == customer

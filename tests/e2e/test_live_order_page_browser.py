@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.admin.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, WAIT_MS, sync_api
+from tests.admin.browser import ARTIFACTS, chromium_page, sync_api
 from tests.drills.helpers import Shopper
 from tests.e2e.test_live_stream import a_customer, a_shop, order_one
 from tests.factories import PASSWORD
@@ -17,17 +17,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(t
 
 
 def test_the_live_order_page_shows_paid_without_a_reload(services):
-    ARTIFACTS.mkdir(exist_ok=True)
     base_url, _, _, kettle = a_shop(services)
     alice: Shopper = a_customer(base_url)
     order = order_one(alice, kettle)
     expect = sync_api.expect
-    expect.set_options(timeout=WAIT_MS)
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1000, "height": 700})
-        page.set_default_timeout(WAIT_MS)
+    with chromium_page(1000, 700) as page:
         loads = []
         page.on("load", lambda _: loads.append(page.url))
 
@@ -45,4 +40,3 @@ def test_the_live_order_page_shows_paid_without_a_reload(services):
         expect(page.locator("#status")).to_have_text("paid")
         assert len(loads) == loads_before  # no reload: the stream changed the page
         page.screenshot(path=ARTIFACTS / "live-order-page.png", full_page=True)
-        browser.close()

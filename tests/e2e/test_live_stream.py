@@ -24,12 +24,16 @@ def a_shop(services, **overrides):
     environment = service_environment(redis_url, **overrides)
     base_url = services.shop(environment)
     staff = Shopper(base_url, StaffFactory())
-    kettle = staff.command(
+    kettle = register_a_kettle(staff)
+    return base_url, environment, staff, kettle
+
+
+def register_a_kettle(staff: Shopper) -> dict:
+    return staff.command(
         "products/register/",
         {"sku": "KETTLE", "name": "Kettle", "category": "kitchen", "price": "20.00", "stock": 50},
         201,
     )
-    return base_url, environment, staff, kettle
 
 
 def a_customer(base_url) -> Shopper:
@@ -126,11 +130,7 @@ def test_a_redis_restart_between_two_changes_loses_neither(services):
     environment = service_environment(redis_url, **NO_REREAD)
     base_url = services.shop(environment)
     staff = Shopper(base_url, StaffFactory())
-    kettle = staff.command(
-        "products/register/",
-        {"sku": "KETTLE", "name": "Kettle", "category": "kitchen", "price": "20.00", "stock": 50},
-        201,
-    )
+    kettle = register_a_kettle(staff)
     alice = a_customer(base_url)
     order = order_one(alice, kettle)
 
