@@ -197,8 +197,10 @@ def soak(args, shop: Shop, tokens: dict[str, str], databases: Databases, log_dir
     faults.start()
     time.sleep(max(0.0, seconds - clock()))
     stop.set()
+    reader_thread = threads[actors.index(reader)]
     for thread in threads:
-        thread.join()
+        if thread is not reader_thread:
+            thread.join()
     faults.stop()
     load_seconds = clock()
     print(f"[{load_seconds:6.1f}s] load stopped; waiting for the followers", flush=True)
@@ -209,6 +211,8 @@ def soak(args, shop: Shop, tokens: dict[str, str], databases: Databases, log_dir
         final_catch_up = clock() - load_seconds
     for actor in actors:
         actor.client.finish_pending(PENDING_ASYNC_SECONDS)
+    # Joined last: it sees the run stop only when its stream next says something (a heartbeat, within 15 s).
+    reader_thread.join()
     wait_for(lambda: evidence.followers_at(evidence.head()), timeout=CATCH_UP_LIMIT_SECONDS)
     history.close()
 
