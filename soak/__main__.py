@@ -250,7 +250,8 @@ def soak(args, shop: Shop, tokens: dict[str, str], databases: Databases, log_dir
     notes = [f"{len(events):,} events in the log; postgres at {POSTGRES}"]
     notes.append(
         f"the stream reader followed {customers[0].username} (customer {reader.customer_id}); its cursor ended at "
-        f"#{reader.last_id}; messages in {log_dir / 'stream.jsonl'}"
+        f"#{reader.last_id}, having closed its stream {reader.resumed_on_purpose} time(s) to resume; messages in "
+        f"{log_dir / 'stream.jsonl'}"
     )
     return report.Outcome(
         load_seconds, exchanges, faults.faults, final_catch_up, violations, notes, stream_messages=len(reader.messages)

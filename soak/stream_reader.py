@@ -6,7 +6,10 @@ customer's token and `Last-Event-ID: 0`, so that it hears every change to the
 customer's orders from the start of the log. It keeps the last `id` it heard (a
 message's, the opening's or a heartbeat's) and, whenever the connection fails, is
 answered other than 200, drops or ends, it waits 0.5-1 s and opens the stream again
-with `Last-Event-ID` set to that id, as a browser's EventSource would.
+with `Last-Event-ID` set to that id, as a browser's EventSource would. It also
+closes a stream that has been open for RESUME_EVERY_SECONDS (20-40 s) and resumes
+at once, as a phone that changes networks does: every run then goes through the
+resume many times, not only when a fault happens to cut the reader's own stream.
 
 Each opening is an Exchange in the history (op `stream_connect`: its status, or 0
 with the error), so a 503 or no answer counts under the checks of 503s and 500s
@@ -34,6 +37,7 @@ CONNECT_TIMEOUT = 5.0
 # Heartbeats come every STREAM_HEARTBEAT_SECONDS (15 s): a stream silent for this long is dead.
 READ_TIMEOUT = 40.0
 BACKOFF_SECONDS = (0.5, 1.0)
+RESUME_EVERY_SECONDS = (20.0, 40.0)
 
 
 class StreamReader(Actor):
@@ -47,6 +51,7 @@ class StreamReader(Actor):
         self.messages: list[StreamMessage] = []
         self.last_id: int | None = None  # the cursor: the last `id` heard (None until the first one)
         self.connections = 0
+        self.resumed_on_purpose = 0
         self._record = record.open("a", encoding="utf-8") if record is not None else None
 
     @property
@@ -58,14 +63,17 @@ class StreamReader(Actor):
             stop.wait(0.2)
         try:
             while not stop.is_set():
-                self.listen(stop)
-                stop.wait(self.rng.uniform(*BACKOFF_SECONDS))
+                if not self.listen(stop):
+                    stop.wait(self.rng.uniform(*BACKOFF_SECONDS))
         finally:
             if self._record is not None:
                 self._record.close()
 
-    def listen(self, stop: threading.Event) -> None:
-        """One connection: open the stream after the last id heard, read it until it drops or the run stops."""
+    def listen(self, stop: threading.Event) -> bool:
+        """One connection: open the stream after the last id heard, read it until it drops or the run stops.
+
+        True if the reader closed it on purpose, to resume at once.
+        """
         client = self.client
         resume = str(self.last_id if self.last_id is not None else 0)
         self.connections += 1
@@ -79,7 +87,7 @@ class StreamReader(Actor):
             )
         except requests.RequestException as error:
             self._exchange("stream_connect", at, 0, error=type(error).__name__, body={"last_event_id": resume})
-            return
+            return False
         with response:
             if response.status_code != 200:
                 try:
@@ -87,18 +95,21 @@ class StreamReader(Actor):
                 except ValueError:
                     body = response.text[:500]
                 self._exchange("stream_connect", at, response.status_code, body=body)
-                return
+                return False
             self._exchange("stream_connect", at, 200, body={"last_event_id": resume})
             try:
-                ended = self._read(response, stop)
+                ending = self._read(response, stop, until=client.clock() + self.rng.uniform(*RESUME_EVERY_SECONDS))
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
                 self._dropped(type(error).__name__)
-            else:
-                if ended:
-                    self._dropped("stream ended")
+                return False
+        if ending == "ended":
+            self._dropped("stream ended")
+        self.resumed_on_purpose += ending == "resume"
+        return ending == "resume"
 
-    def _read(self, response: requests.Response, stop: threading.Event) -> bool:
-        """Dispatch the stream's messages as they come; True if the server ended it, False if the run stopped."""
+    def _read(self, response: requests.Response, stop: threading.Event, *, until: float) -> str:
+        """Dispatch the stream's messages as they come, until the server ends it ("ended"), the run
+        stops ("stopped") or the time comes to close it and resume ("resume")."""
         buffer = b""
         fields: dict[str, str] = {}
         for chunk in response.iter_content(chunk_size=None):
@@ -114,8 +125,10 @@ class StreamReader(Actor):
                     value = value.removeprefix(" ")
                     fields[name] = f"{fields[name]}\n{value}" if name == "data" and name in fields else value
             if stop.is_set():
-                return False
-        return True
+                return "stopped"
+            if self.client.clock() >= until:
+                return "resume"
+        return "ended"
 
     def _dispatch(self, fields: dict[str, str]) -> None:
         """One message's fields: an `id` moves the cursor (with or without data); data makes a message."""

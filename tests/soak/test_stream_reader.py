@@ -89,3 +89,30 @@ def test_a_stream_the_server_ends_is_recorded_as_dropped(tmp_path):
     reader.listen(threading.Event())
     assert [(e.op, e.error) for e in history.exchanges] == [("stream_connect", ""), ("stream_dropped", "stream ended")]
     assert reader.last_id == 4
+
+
+def test_the_reader_closes_a_stream_open_long_enough_and_resumes_at_once_without_counting_a_drop(tmp_path):
+    now = [0.0]
+    long_open = FakeResponse(
+        200, [b'event: order\nid: 3\ndata: {"id": "o1", "status": "placed"}\n\n', b": heartbeat\n\n"]
+    )
+    reader, history = reader_on(tmp_path, [long_open, FakeResponse(200, [])])
+    reader.client.clock = lambda: now[0]
+
+    def later(chunk_size=None):
+        yield long_open.chunks[0]
+        now[0] = 60.0  # past RESUME_EVERY_SECONDS by the heartbeat
+        yield long_open.chunks[1]
+
+    long_open.iter_content = later
+
+    assert reader.listen(threading.Event()) is True
+    reader.listen(threading.Event())
+
+    assert reader.resumed_on_purpose == 1
+    assert reader.client.session.sent == ["0", "3"]
+    assert [(e.op, e.status) for e in history.exchanges] == [
+        ("stream_connect", 200),
+        ("stream_connect", 200),
+        ("stream_dropped", 0),  # the second stream ended: the server's doing, a drop
+    ]
