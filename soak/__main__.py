@@ -33,7 +33,7 @@ from soak.history import History
 from soak.shop import Shop, wait_for
 from tests.processes import PROJECT, Services, process_environment
 
-CUSTOMERS = 4  # one thread each, with the staff's thread: five threads of load
+CUSTOMERS = 4  # one thread each, with the staff's thread: five threads of load (and the stream's reader)
 # 503s and unanswered requests are allowed from a fault's start to this long after its heal: a replica
 # left out is retried after READ_REPLICA_RETRY_SECONDS (5 s), and a request waits up to 2 s for a position.
 GRACE_SECONDS = 10.0
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         "shop": "scripts/serve (gunicorn, 2 uvicorn workers); Celery workers projections / notifications,cache / "
         "rebuilds / commands (-c 1 each); beat; private redis-server; read primary through a TcpProxy; "
         "streaming replica on 5433",
-        "load": f"{CUSTOMERS} customer threads and 1 staff thread, pausing 0.1-0.4 s between steps",
+        "load": f"{CUSTOMERS} customer threads and 1 staff thread, pausing 0.1-0.4 s between steps; 1 thread "
+        "reading the first customer's orders from the live stream",
         "503 grace after a heal": f"{GRACE_SECONDS:.0f} s",
         "replica on 5433 at the start": replica_at_start,
         "result": "clean" if outcome.clean else "VIOLATIONS",
@@ -150,6 +151,7 @@ def soak(args, shop: Shop, tokens: dict[str, str], databases: Databases, log_dir
     import random
 
     from soak.load import Catalog, Client, Customer, Staff
+    from soak.stream_reader import StreamReader
 
     began = time.monotonic()
 
@@ -164,10 +166,16 @@ def soak(args, shop: Shop, tokens: dict[str, str], databases: Databases, log_dir
 
     staff = Staff(client("soak-staff"), random.Random(args.seed), catalog)
     staff.stock_the_shop()
-    actors = [staff] + [
+    customers = [
         Customer(client(f"soak-customer-{n}"), random.Random(args.seed * 1000 + n), catalog, f"soak-customer-{n}")
         for n in range(CUSTOMERS)
     ]
+    # The first customer's orders, heard on the live stream with that customer's token.
+    reader_client = Client(shop.base_url, tokens[customers[0].username], history, clock, "soak-stream-reader")
+    reader = StreamReader(
+        reader_client, random.Random(args.seed * 1000 + 999), catalog, customers[0], log_dir / "stream.jsonl"
+    )
+    actors = [staff, *customers, reader]
     seconds = args.minutes * 60
     faults = FaultInjector(
         shop,
@@ -189,8 +197,10 @@ def soak(args, shop: Shop, tokens: dict[str, str], databases: Databases, log_dir
     faults.start()
     time.sleep(max(0.0, seconds - clock()))
     stop.set()
+    reader_thread = threads[actors.index(reader)]
     for thread in threads:
-        thread.join()
+        if thread is not reader_thread:
+            thread.join()
     faults.stop()
     load_seconds = clock()
     print(f"[{load_seconds:6.1f}s] load stopped; waiting for the followers", flush=True)
@@ -201,6 +211,8 @@ def soak(args, shop: Shop, tokens: dict[str, str], databases: Databases, log_dir
         final_catch_up = clock() - load_seconds
     for actor in actors:
         actor.client.finish_pending(PENDING_ASYNC_SECONDS)
+    # Joined last: it sees the run stop only when its stream next says something (a heartbeat, within 15 s).
+    reader_thread.join()
     wait_for(lambda: evidence.followers_at(evidence.head()), timeout=CATCH_UP_LIMIT_SECONDS)
     history.close()
 
@@ -228,10 +240,22 @@ def soak(args, shop: Shop, tokens: dict[str, str], databases: Databases, log_dir
             final_catch_up, limit=CATCH_UP_LIMIT_SECONDS
         ),
         "verify_projections clean": checks.read_models_match_a_rebuild(evidence.drift()),
+        "the live stream delivered every change to its reader's orders, once, in order": (
+            checks.stream_delivered_every_order_change(
+                events, reader.messages, customer_id=reader.customer_id, last_position=reader.last_id
+            )
+        ),
         "fault injection ran": [f"the fault thread failed: {faults.error!r}"] if faults.error else [],
     }
     notes = [f"{len(events):,} events in the log; postgres at {POSTGRES}"]
-    return report.Outcome(load_seconds, exchanges, faults.faults, final_catch_up, violations, notes)
+    notes.append(
+        f"the stream reader followed {customers[0].username} (customer {reader.customer_id}); its cursor ended at "
+        f"#{reader.last_id}, having closed its stream {reader.resumed_on_purpose} time(s) to resume; messages in "
+        f"{log_dir / 'stream.jsonl'}"
+    )
+    return report.Outcome(
+        load_seconds, exchanges, faults.faults, final_catch_up, violations, notes, stream_messages=len(reader.messages)
+    )
 
 
 if __name__ == "__main__":

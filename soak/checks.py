@@ -12,13 +12,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from soak.history import Exchange, Fault
+from soak.history import Exchange, Fault, StreamMessage
 
 ACKNOWLEDGED, REFUSED, UNKNOWN = "acknowledged", "refused", "unknown"
 # Every command of the shop records exactly one event (handlers.py: one event per _record).
 EVENTS_PER_COMMAND = 1
 # 429 (throttled, or too many waits) refuses before the command runs, like a 503: its outcome is not a refusal.
 NOT_A_REFUSAL = {429}
+# An order's status right after each event that changes it (projections/orders.py).
+ORDER_STATUS_AFTER = {
+    "OrderPlaced": "placed",
+    "OrderPaid": "paid",
+    "OrderShipped": "shipped",
+    "OrderCancelled": "cancelled",
+}
 
 
 @dataclass(frozen=True)
@@ -237,3 +244,64 @@ def async_commands_finished(history: list[Exchange]) -> list[str]:
         if e.op == "command_status" and isinstance(e.body, dict) and e.body.get("status") in ("succeeded", "refused")
     }
     return [f"async command {command} was accepted and never finished" for command in sorted(accepted - finished)]
+
+
+def stream_delivered_every_order_change(
+    events: list[LoggedEvent], messages: list[StreamMessage], *, customer_id: str | None, last_position: int | None
+) -> list[str]:
+    """The live stream's reader heard every change to its customer's orders up to its cursor, once, in order, right.
+
+    `messages` are what the reader received on the `order` topic across all its
+    connections, each resumed with Last-Event-ID; `last_position` is its cursor at
+    the end (the last `id` heard: a message's, an opening's or a heartbeat's, each
+    meaning the stream had sent everything up to it). The log's events of the
+    customer's orders up to that cursor must each have been delivered; a resume
+    after P sends only what comes after P and one event changes one order, so the
+    positions heard strictly increase (a repeat is a duplicate); and each message
+    carries the order of its event with the status that event leaves it in.
+    """
+    if customer_id is None or last_position is None:
+        return [
+            "the stream reader never heard from the live stream (its customer never registered, or no stream opened)"
+        ]
+    owed = {
+        event.position: event
+        for event in events
+        if event.type in ORDER_STATUS_AFTER and str(event.data.get("customer_id")) == str(customer_id)
+    }
+    violations = []
+    delivered: set[int] = set()
+    previous: int | None = None
+    for message in messages:
+        if message.topic != "order":
+            violations.append(f"a {message.topic!r} message at {message.at:.1f}s on a stream of topics=order")
+            continue
+        if message.position is None:
+            violations.append(f"an order message without an id at {message.at:.1f}s (order {message.order_id})")
+            continue
+        if previous is not None and message.position <= previous:
+            again = "again" if message.position in delivered else "out of order"
+            violations.append(
+                f"#{message.position} delivered {again} after #{previous}, at {message.at:.1f}s "
+                f"(connection {message.connection})"
+            )
+        previous = message.position if previous is None else max(previous, message.position)
+        delivered.add(message.position)
+        event = owed.get(message.position)
+        if event is None:
+            violations.append(
+                f"#{message.position} (order {message.order_id}, {message.status}) delivered at {message.at:.1f}s "
+                f"is no change to customer {customer_id}'s orders in the log"
+            )
+        elif message.order_id != str(event.data.get("order_id")) or message.status != ORDER_STATUS_AFTER[event.type]:
+            violations.append(
+                f"#{message.position} delivered order {message.order_id} {message.status}; the log's {event.type} "
+                f"leaves order {event.data.get('order_id')} {ORDER_STATUS_AFTER[event.type]}"
+            )
+    violations += [
+        f"#{position} ({event.type} of order {event.data.get('order_id')}) was never delivered "
+        f"(the reader's cursor reached #{last_position})"
+        for position, event in sorted(owed.items())
+        if position <= last_position and position not in delivered
+    ]
+    return violations

@@ -41,6 +41,18 @@ class Exchange:
 
 
 @dataclass
+class StreamMessage:
+    """One message the live stream's reader received: its topic, its `id` (a log position), whose row and its status."""
+
+    at: float
+    connection: int  # the reader's connection it came on: 1, then one more at each reconnection
+    topic: str
+    position: int | None
+    order_id: str = ""
+    status: str = ""
+
+
+@dataclass
 class Fault:
     """One injected fault: when it started, when it was healed, and when every follower had caught up again."""
 

@@ -8,7 +8,8 @@ all; or asynchronous (`Prefer: respond-async`), polled at its status resource. A
 acknowledged write, the writer reads what it wrote, sending the write's position as
 X-Min-Position and saying which values that read may show (Exchange.expect).
 
-A reader of the live stream (issue 17) plugs in as one more `Actor` in Load.actors.
+One more actor, soak.stream_reader.StreamReader, reads a customer's orders from the live
+stream (server-sent events), resuming with Last-Event-ID after every drop.
 """
 
 from __future__ import annotations

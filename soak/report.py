@@ -21,6 +21,7 @@ class Outcome:
     final_catch_up: float | None
     violations: dict[str, list[str]]  # check name -> violations
     notes: list[str] = field(default_factory=list)
+    stream_messages: int = 0  # received by the live stream's reader
 
     @property
     def clean(self) -> bool:
@@ -30,7 +31,10 @@ class Outcome:
 def render(outcome: Outcome, *, title: str, settings: dict[str, str], grace: float) -> str:
     exchanges = outcome.exchanges
     commands = [e for e in exchanges if e.op[0].isupper()]
-    reads = [e for e in exchanges if e.path.startswith("/api/queries/")]
+    reads = [e for e in exchanges if e.path.startswith("/api/queries/") and not e.op.startswith("stream_")]
+    stream_opened = [e for e in exchanges if e.op == "stream_connect"]
+    stream_answers = Counter(e.status for e in stream_opened)
+    stream_drops = sum(e.op == "stream_dropped" for e in exchanges)
     outcomes = Counter(command_outcomes(exchanges).values())
     statuses = Counter(e.status for e in exchanges)
     lines = [
@@ -53,6 +57,9 @@ def render(outcome: Outcome, *, title: str, settings: dict[str, str], grace: flo
         f"({sum(e.status == 200 for e in reads) / outcome.seconds:.1f}/s) |",
         f"| reads with X-Min-Position (own writes) | {sum(e.min_position is not None for e in reads):,} |",
         f"| requests in all | {len(exchanges):,} |",
+        f"| live stream messages received (one customer's orders) | {outcome.stream_messages:,} |",
+        f"| live stream reconnections (open streams dropped: {stream_drops:,}) | {max(len(stream_opened) - 1, 0):,} "
+        "(answers: " + ", ".join(f"{s or 'none'}: {n:,}" for s, n in sorted(stream_answers.items())) + ") |",
         "| answers by status | " + ", ".join(f"{s or 'none'}: {n:,}" for s, n in sorted(statuses.items())) + " |",
         "| followers at the head after the load stopped | "
         + (f"{outcome.final_catch_up:.1f} s |" if outcome.final_catch_up is not None else "not within the limit |"),

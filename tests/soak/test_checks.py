@@ -2,7 +2,7 @@
 
 from soak import checks
 from soak.checks import LoggedEvent
-from soak.history import Exchange, Fault
+from soak.history import Exchange, Fault, StreamMessage
 
 
 def command(status, correlation_id="c1", *, at=1.0, took=0.1, op="PlaceOrder", **fields):
@@ -154,3 +154,57 @@ def test_followers_must_catch_up_within_the_limit():
 def test_read_models_must_match_a_rebuild():
     assert checks.read_models_match_a_rebuild({"order_summary": 0}) == []
     assert checks.read_models_match_a_rebuild({"order_summary": 2}) != []
+
+
+class TestStreamDeliveredEveryOrderChange:
+    """The reader follows customer `c`: the log has four changes to c's orders and one to another customer's."""
+
+    events = [
+        event("p1", 3, "OrderPlaced", {"order_id": "o1", "customer_id": "c"}),
+        event("p2", 4, "OrderPlaced", {"order_id": "o2", "customer_id": "someone else"}),
+        event("p3", 5, "OrderPaid", {"order_id": "o1", "customer_id": "c"}),
+        event("p4", 6, "RestockProduct", {"product_id": "p"}),
+        event("p5", 7, "OrderPlaced", {"order_id": "o3", "customer_id": "c"}),
+        event("p6", 9, "OrderCancelled", {"order_id": "o3", "customer_id": "c"}),
+    ]
+    clean = [
+        StreamMessage(1.0, 1, "order", 3, "o1", "placed"),
+        StreamMessage(2.0, 1, "order", 5, "o1", "paid"),
+        StreamMessage(3.0, 2, "order", 7, "o3", "placed"),  # after a reconnection
+        StreamMessage(4.0, 2, "order", 9, "o3", "cancelled"),
+    ]
+
+    def check(self, messages, last_position=9):
+        return checks.stream_delivered_every_order_change(
+            self.events, messages, customer_id="c", last_position=last_position
+        )
+
+    def test_every_change_once_in_order_with_its_status_is_clean(self):
+        assert self.check(self.clean) == []
+
+    def test_changes_past_the_readers_cursor_are_not_owed(self):
+        assert self.check(self.clean[:2], last_position=6) == []
+
+    def test_a_lost_message_is_a_violation(self):
+        violations = self.check([*self.clean[:1], *self.clean[2:]])
+        assert len(violations) == 1 and "#5" in violations[0] and "never delivered" in violations[0]
+
+    def test_a_message_delivered_twice_is_a_violation(self):
+        again = StreamMessage(2.5, 2, "order", 5, "o1", "paid")  # a resume that sent its Last-Event-ID again
+        violations = self.check([*self.clean[:2], again, *self.clean[2:]])
+        assert len(violations) == 1 and "again" in violations[0]
+
+    def test_a_message_out_of_order_is_a_violation(self):
+        violations = self.check([self.clean[0], self.clean[2], self.clean[1], self.clean[3]])
+        assert len(violations) == 1 and "out of order" in violations[0]
+
+    def test_a_wrong_status_is_a_violation(self):
+        stale = StreamMessage(2.0, 1, "order", 5, "o1", "placed")
+        assert self.check([self.clean[0], stale, *self.clean[2:]]) != []
+
+    def test_another_customers_order_is_a_violation(self):
+        leaked = StreamMessage(1.5, 1, "order", 4, "o2", "placed")
+        assert self.check([self.clean[0], leaked, *self.clean[1:]]) != []
+
+    def test_a_reader_that_never_heard_the_stream_is_a_violation(self):
+        assert checks.stream_delivered_every_order_change(self.events, [], customer_id="c", last_position=None) != []
