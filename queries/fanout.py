@@ -124,7 +124,8 @@ class Stream:
         heartbeat = settings.STREAM_HEARTBEAT_SECONDS
         while True:
             try:
-                batches = [await asyncio.wait_for(self.queue.get(), heartbeat)]
+                async with asyncio.timeout(heartbeat):
+                    batches = [await self.queue.get()]
             except TimeoutError:
                 yield wire.heartbeat(self.position)
                 continue

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from django.conf import settings
 
@@ -25,6 +25,21 @@ logger = logging.getLogger(__name__)
 
 # Between attempts to subscribe again after Redis went away.
 RESUBSCRIBE_SECONDS = 1.0
+
+
+async def within(seconds: float, awaitable) -> bool:
+    """Await `awaitable` for at most `seconds`; False if the time ran out.
+
+    asyncio.timeout rather than wait_for: on Python 3.11 wait_for can swallow a
+    cancellation that lands as its timeout fires, and a hub cancelled then
+    would follow the log forever after its last stream closed.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await awaitable
+    except TimeoutError:
+        return False
+    return True
 
 
 class Heard:
@@ -64,8 +79,7 @@ class Heard:
 
     async def wait(self, news: asyncio.Event, seconds: float) -> bool:
         """Wait until `news` (from `upcoming`) is set, at most `seconds`; True if it was."""
-        with suppress(TimeoutError):
-            await asyncio.wait_for(news.wait(), seconds)
+        await within(seconds, news.wait())
         return news.is_set()
 
     async def until_reached(self, projections: tuple[str, ...], minimum: int, seconds: float) -> None:
@@ -138,8 +152,7 @@ async def listening():
         subscription = _subscriptions[loop] = _Subscription()
     subscription.users += 1
     try:
-        with suppress(TimeoutError):
-            await asyncio.wait_for(subscription.heard.settled.wait(), timeout=1)
+        await within(1, subscription.heard.settled.wait())
         yield subscription.heard
     finally:
         subscription.users -= 1
