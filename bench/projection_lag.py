@@ -28,7 +28,7 @@ from bench.report import Figure, Section
 from tests.processes import Service
 
 TITLE = "5. Lag under load"
-TARGET_P99_MS = 500
+TARGET_P99_MS = 100  # issue 13: commit -> OrderSummary, p99, at 100 commands/s with real workers and beat
 POLL_SECONDS = 0.005
 PACING_THREADS = 8
 PROFILE_SECONDS = 6.0
@@ -141,7 +141,9 @@ def report(run: Run, measured: Measured, workers: list[Service]) -> Section:
     worst = max(lags) * 1000 if lags else float("nan")
     figures = [
         Figure("5", f"commit -> OrderSummary lag at {achieved:.0f} commands/s: p50", p50, "ms"),
-        Figure("5", "commit -> OrderSummary lag: p99", p99, "ms", target=f"< {TARGET_P99_MS} ms", met=p99 < 500),
+        Figure(
+            "5", "commit -> OrderSummary lag: p99", p99, "ms", target=f"<= {TARGET_P99_MS} ms", met=p99 <= TARGET_P99_MS
+        ),
         Figure("5", "commit -> OrderSummary lag: worst", worst, "ms"),
     ]
     late = measured.late
