@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from tests.processes import process_environment
+from tests.processes import AS_DEPLOYED, process_environment
 
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 
@@ -69,16 +69,10 @@ def environment(databases: Databases, redis_url: str, **overrides: str) -> dict[
         read_database_url=databases.url(databases.read),
         redis_url=redis_url,
         settings_module="bench.settings",
-        # As deployed (docker-compose.yml): DEBUG off, connections kept for a minute.
-        DEBUG="false",
+        **AS_DEPLOYED,
         SECRET_KEY="benchmarks-only-" + "0" * 40,
-        SECURE_SSL_REDIRECT="false",
-        CONN_MAX_AGE="60",
         # Request logs and per-batch INFO lines would be measured too; errors still show.
         LOG_LEVEL="WARNING",
         EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
-        # Latency, not rate limiting, is measured: the limits are set far above the load.
-        THROTTLE_USER_RATE="1000000/minute",
-        THROTTLE_ANON_RATE="1000000/minute",
         **overrides,
     )

@@ -31,7 +31,7 @@ from soak.faults import (
 )
 from soak.history import History
 from soak.shop import Shop, wait_for
-from tests.processes import PROJECT, Services, process_environment
+from tests.processes import AS_DEPLOYED, PROJECT, Services, process_environment
 
 CUSTOMERS = 4  # one thread each, with the staff's thread: five threads of load (and the stream's reader)
 # 503s and unanswered requests are allowed from a fault's start to this long after its heal: a replica
@@ -117,17 +117,12 @@ def soak_environment(databases: Databases, log_dir: Path) -> dict[str, str]:
         redis_url="",
         settings_module="config.settings",
         READ_REPLICA_URLS=f"postgres://postgres@127.0.0.1:5433/{databases.read}",
-        DEBUG="false",
+        **AS_DEPLOYED,  # five threads from one address would be throttled at the default rates
         SECRET_KEY="soak-only-" + "0" * 40,
-        SECURE_SSL_REDIRECT="false",
-        CONN_MAX_AGE="60",
         LOG_LEVEL="WARNING",
         # Each message a file: the check counts what was sent.
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(log_dir / "mail"),
-        # Five threads from one address would be throttled at the default rates; faults, not limits, are tested.
-        THROTTLE_USER_RATE="1000000/minute",
-        THROTTLE_ANON_RATE="1000000/minute",
     )
 
 

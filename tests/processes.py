@@ -52,6 +52,18 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float
         time.sleep(interval)
 
 
+# As docker-compose.yml deploys the shop (DEBUG off, connections kept for a minute), without its TLS
+# proxy, and with the rate limits far above any load: the benchmarks and the soak measure latency and
+# faults, not the throttles.
+AS_DEPLOYED = {
+    "DEBUG": "false",
+    "SECURE_SSL_REDIRECT": "false",
+    "CONN_MAX_AGE": "60",
+    "THROTTLE_USER_RATE": "1000000/minute",
+    "THROTTLE_ANON_RATE": "1000000/minute",
+}
+
+
 def process_environment(
     *, database_url: str, read_database_url: str, redis_url: str, settings_module: str, **overrides: str
 ) -> dict[str, str]:
