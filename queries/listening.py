@@ -30,9 +30,10 @@ RESUBSCRIBE_SECONDS = 1.0
 async def within(seconds: float, awaitable) -> bool:
     """Await `awaitable` for at most `seconds`; False if the time ran out.
 
-    asyncio.timeout rather than wait_for: on Python 3.11 wait_for can swallow a
-    cancellation that lands as its timeout fires, and a hub cancelled then
-    would follow the log forever after its last stream closed.
+    asyncio.timeout rather than wait_for: on Python 3.11 wait_for swallows a
+    cancellation that lands in the same turn of the loop as the awaited
+    completes (an announcement as the last stream closes), and a hub cancelled
+    then followed the log forever (tests/queries/test_listening.py).
     """
     try:
         async with asyncio.timeout(seconds):
