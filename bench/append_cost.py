@@ -31,6 +31,10 @@ TITLE = "2. Append cost"
 ROUNDS = 4
 RAW_TABLE = "bench_raw_event"
 WRITERS = 4
+RAW_INSERT = (
+    f"INSERT INTO {RAW_TABLE} (stream_id, version, type, schema_version, data, metadata, recorded_at) "
+    "VALUES (%s, 1, 'OrderPlaced', 1, %s, %s, now())"
+)
 
 
 @dataclass
@@ -101,29 +105,19 @@ def _drop_raw_event_table(raw: psycopg.Connection) -> None:
 
 
 def contenders(run: Run, row: EventRow, raw: psycopg.Connection) -> Contenders:
-    from django.db import transaction
     from django.test import override_settings
 
-    from commands import eventlog
     from commands.commands import OrderLineRequest, PlaceOrder, RestockProduct
     from commands.handlers import dispatch
 
     shop, generator = run.shop(), random.Random(2)
     user = shop.customers[0][0]
-    insert = (
-        f"INSERT INTO {RAW_TABLE} (stream_id, version, type, schema_version, data, metadata, recorded_at) "
-        "VALUES (%s, 1, 'OrderPlaced', 1, %s, %s, now())"
-    )
 
     def raw_insert() -> int:
-        raw.execute(insert, [uuid.uuid4(), row.data, row.metadata])
-        raw.commit()
-        return 1
+        return _insert_raw(raw, row)
 
     def append_only() -> int:
-        with transaction.atomic():
-            eventlog.append(uuid.uuid4(), [row.event], expected_version=0, metadata={"command": "bench"})
-        return 1
+        return _append(row)
 
     def append_waking_inline() -> int:
         with override_settings(WAKE_UPS_IN_BACKGROUND=False):
@@ -178,37 +172,44 @@ def measure(run: Run, contenders: Contenders) -> Rounds:
 
 def measure_together(run: Run, row: EventRow) -> dict[str, float]:
     """Events/s with WRITERS threads appending at once: raw INSERTs on bare connections, then eventlog.append."""
-    from django.db import connection, transaction
-
-    from commands import eventlog
-
-    insert = (
-        f"INSERT INTO {RAW_TABLE} (stream_id, version, type, schema_version, data, metadata, recorded_at) "
-        "VALUES (%s, 1, 'OrderPlaced', 1, %s, %s, now())"
-    )
+    from django.db import connection
 
     def raw_writer(stop: float) -> int:
         done = 0
         with psycopg.connect(run.databases.url(run.databases.write)) as raw:
             while time.monotonic() < stop:
-                raw.execute(insert, [uuid.uuid4(), row.data, row.metadata])
-                raw.commit()
-                done += 1
+                done += _insert_raw(raw, row)
         return done
 
     def append_writer(stop: float) -> int:
         done = 0
         try:
             while time.monotonic() < stop:
-                with transaction.atomic():
-                    eventlog.append(uuid.uuid4(), [row.event], expected_version=0, metadata={"command": "bench"})
-                done += 1
+                done += _append(row)
         finally:
             connection.close()  # this thread's own
         return done
 
     seconds = run.sizes.append_seconds
     return {"raw INSERT": _together(raw_writer, seconds), "eventlog.append": _together(append_writer, seconds)}
+
+
+def _insert_raw(raw: psycopg.Connection, row: EventRow) -> int:
+    """The floor: the event row inserted into a new stream, in a transaction of its own."""
+    raw.execute(RAW_INSERT, [uuid.uuid4(), row.data, row.metadata])
+    raw.commit()
+    return 1
+
+
+def _append(row: EventRow) -> int:
+    """The event appended to a new stream through the event log, in a transaction of its own."""
+    from django.db import transaction
+
+    from commands import eventlog
+
+    with transaction.atomic():
+        eventlog.append(uuid.uuid4(), [row.event], expected_version=0, metadata={"command": "bench"})
+    return 1
 
 
 def _together(writer: Callable[[float], int], seconds: float) -> float:
