@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.context import Run
 from bench.profiling import spy_report, start_spy
@@ -38,6 +38,8 @@ class Measured:
     floor_seconds: float = 0.0
     peer_events: int = 0  # eventsourcing's ProjectionRunner over the same number of events
     peer_seconds: float = 0.0
+    two_process_seconds: float = 0.0  # the same catch-up, 2 partitions in 2 processes (bench/partitioned_catch_up.py)
+    two_process_applied: dict[str, int] = field(default_factory=dict)
 
 
 def run(run: Run) -> Section:
@@ -45,14 +47,26 @@ def run(run: Run) -> Section:
 
     events = run.sizes.projection_events
     run.events(events)
+    two_processes = measure_two_processes(events)
     ensure_checkpoints()
     measured = measure_catch_up()
+    measured.two_process_seconds, measured.two_process_applied = two_processes
     measured.floor_rows, measured.floor_seconds = measure_executemany_floor()
     measured.peer_events, measured.peer_seconds = measure_peer(run, events)
     # The naive projector continues where the real one stopped, on the next events of the same history.
     run.events(events + run.sizes.naive_events)
     measured.naive_applied, measured.naive_seconds = measure_naive(after=events, limit=run.sizes.naive_events)
     return report(events, measured)
+
+
+def measure_two_processes(events: int) -> tuple[float, dict[str, int]]:
+    """The catch-up from 0 split in 2 partitions, a process each; then the read models are emptied again."""
+    from bench import partitioned_catch_up
+
+    partitioned_catch_up.reset_read_models()
+    measured = partitioned_catch_up.measure(events)
+    partitioned_catch_up.reset_read_models()
+    return measured
 
 
 def measure_catch_up() -> Measured:
@@ -156,7 +170,16 @@ def report(events: int, measured: Measured) -> Section:
         f">= {FLOOR_TARGET}x",
         rows_rate / floor_rate >= FLOOR_TARGET,
     )
-    figures = [figure, floor]
+    two = Figure(
+        "3",
+        "catch-up, 2 partitions in 2 worker processes",
+        events / measured.two_process_seconds,
+        "events/s",
+        "1 process (the figure above)",
+        rate,
+        events / measured.two_process_seconds / rate,
+    )
+    figures = [figure, floor, two]
     if measured.peer_seconds:
         peer_rate = measured.peer_events / measured.peer_seconds
         figures.append(
@@ -204,6 +227,13 @@ def _details(events: int, measured: Measured) -> list[str]:
         "|---|---|---|",
         *[f"| {name} | {result.applied:,} | {result.position:,} |" for name, result in measured.results.items()],
         f"| all four, one pass | {events:,} in {measured.seconds:.1f} s | {events / measured.seconds:,.0f} events/s |",
+        "",
+        f"2 partitions in 2 processes (bench/partitioned_catch_up.py): {measured.two_process_seconds:.1f} s, "
+        "each process reading the whole log and writing its half of the rows:",
+        "",
+        "| partition | events applied |",
+        "|---|---|",
+        *[f"| {name} | {applied:,} |" for name, applied in measured.two_process_applied.items()],
         "",
         "Profile of the catch-up (py-spy, 25 samples/s, waiting included):",
         "",

@@ -240,6 +240,11 @@ CELERY_BEAT_SCHEDULE = {
 # time. scripts/serve turns it on for the web processes; elsewhere commands wait for their wake-ups.
 WAKE_UPS_IN_BACKGROUND = env.bool("WAKE_UPS_IN_BACKGROUND", default=False)
 PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
+# Partitions per projection, e.g. "product_catalog=2,order_summary=2" (default 1 each): each partition
+# owns the rows whose key hashes to it, has its own checkpoint and runs as its own Celery task, so N
+# worker processes (on any machines) share a read model. Changing a count goes through a rebuild
+# (rebuild_projections NAME): until then the projection's new partitions wait, paused.
+PROJECTION_PARTITIONS = env.dict("PROJECTION_PARTITIONS", default={})
 # Events per batch of a rebuild (rebuild_projections, blue/green upgrades): it writes shadow tables nobody
 # reads, so a batch can be large, and a larger one merges more events into each row it upserts. 5,000 is a
 # first choice, not yet a benchmark's: bench 4 (--rebuild-batch-size) is where to settle it.

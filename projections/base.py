@@ -14,6 +14,8 @@ replay them. Process managers are subscribers whose side effect is a command
 
 from __future__ import annotations
 
+import copy
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -50,8 +52,31 @@ def handles(event_type: type[DomainEvent], *, rows: Callable[[Any, RecordedEvent
     return mark
 
 
+@dataclass(frozen=True)
+class Partition:
+    """Part `index` (1..count) of a projection's read model: the rows whose key hashes to it.
+
+    CRC-32 of the key's text, not hash(): every process on every machine must
+    agree on who owns a row, and Python salts hash() per process.
+    """
+
+    index: int = 1
+    count: int = 1
+
+    def owns(self, key) -> bool:
+        return self.count == 1 or zlib.crc32(str(key).encode()) % self.count == self.index - 1
+
+    def checkpoint_name(self, projection_name: str) -> str:
+        """The checkpoint (and follower) name of this partition: the projection's own name when it is whole."""
+        return projection_name if self.count == 1 else f"{projection_name}.{self.index}of{self.count}"
+
+
+WHOLE = Partition()
+
+
 class Projection:
-    name: ClassVar[str]
+    # The projection's name (the class's); a partition's instance shadows it with its checkpoint's name.
+    name: str
     model: ClassVar[type[models.Model]]
     cache_family: ClassVar[str]  # the cached query responses (queries.caching) built from `model`
     queue: ClassVar[str] = "projections"
@@ -63,6 +88,7 @@ class Projection:
     # Columns the handlers never see and the upsert never writes (kept up by the projection itself).
     unprojected_fields: ClassVar[frozenset[str]] = frozenset()
     handlers: ClassVar[dict[str, Handler]]
+    partition: Partition = WHOLE
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -75,6 +101,19 @@ class Projection:
     @property
     def event_types(self) -> list[str]:
         return sorted(self.handlers)
+
+    @property
+    def projection_name(self) -> str:
+        """The whole projection's name, shared by its partitions (rebuilds, verification and versions use it)."""
+        return type(self).name
+
+    def partitioned(self, partition: Partition) -> Projection:
+        """This projection restricted to `partition`'s rows, following the log under the partition's own checkpoint."""
+        if partition == WHOLE:
+            return self
+        part = copy.copy(self)
+        part.partition, part.name = partition, partition.checkpoint_name(self.projection_name)
+        return part
 
     def row_type(self, model: type[models.Model]) -> type[row_store.Row]:
         """The plain-row class the handlers get for `model` (the read model or a scratch copy)."""
@@ -92,18 +131,32 @@ class Projection:
         """Projections have no side effects."""
 
     def apply(self, batch: list[RecordedEvent], model: type[models.Model]) -> None:
-        """Apply `batch`, oldest first, to the rows of `model` (the read model or a scratch copy)."""
+        """Apply `batch`, oldest first, to the rows of `model` (the read model or a scratch copy) this partition owns.
+
+        An event that also touches rows of other partitions (an order's products) is
+        folded into fresh rows for those keys, which are thrown away: their own
+        partitions apply the event to them.
+        """
         relevant = self.relevant(batch)
         if not relevant:
             return
-        keys = {key for recorded, handler in relevant for key in handler.rows(recorded.event, recorded)}
+        owns = self.partition.owns
+        keys = {key for recorded, handler in relevant for key in handler.rows(recorded.event, recorded) if owns(key)}
         rows = row_store.load(self.row_type(model), model, keys)
         self.fold(relevant, rows, model)
-        self.write(model, list(rows.values()))
+        self.write(model, [row for key, row in rows.items() if owns(key)])
 
     def relevant(self, batch: list[RecordedEvent]) -> list[tuple[RecordedEvent, Handler]]:
-        """The events of `batch` this projection handles, each with its handler, oldest first."""
-        return [(recorded, self.handlers[recorded.type]) for recorded in batch if recorded.type in self.handlers]
+        """The events of `batch` this projection handles and that touch a row it owns, each with its handler."""
+        relevant = [(recorded, self.handlers[recorded.type]) for recorded in batch if recorded.type in self.handlers]
+        if self.partition == WHOLE:
+            return relevant
+        owns = self.partition.owns
+        return [
+            (recorded, handler)
+            for recorded, handler in relevant
+            if any(owns(key) for key in handler.rows(recorded.event, recorded))
+        ]
 
     def fold(self, relevant: list[tuple[RecordedEvent, Handler]], rows: dict, model: type[models.Model]) -> None:
         """Apply the events to `rows` (key -> row of `model`) in memory, adding a new row for each key it lacks.

@@ -83,7 +83,11 @@ class ProductCatalogProjection(Projection):
 
     def apply(self, batch, model):
         super().apply(batch, model)
-        registered = [r.event.product_id for r in batch if r.type == ProductRegistered.type_name()]
+        registered = [
+            r.event.product_id
+            for r in batch
+            if r.type == ProductRegistered.type_name() and self.partition.owns(r.event.product_id)
+        ]
         if registered and connections[READ_PRIMARY].vendor == "postgresql":
             # Name, SKU, category and description only change on registration, so only
             # new products need their search vector computed.

@@ -13,6 +13,9 @@ class Checkpoint(models.Model):
         LIVE = "live"
         FAILED = "failed"
         REBUILDING = "rebuilding"
+        # A partition of a projection whose partition count changed: it waits for the rebuild that
+        # splits the read model the new way (rebuild_projections), as do its siblings.
+        AWAITING_REBUILD = "awaiting rebuild"
 
     name = models.CharField(max_length=64, primary_key=True)
     position = models.BigIntegerField(default=0)  # the last event applied

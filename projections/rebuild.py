@@ -33,8 +33,8 @@ from commands.eventlog import head_position, read_events
 from core.routers import READ_PRIMARY
 from projections.base import Projection
 from projections.models import Checkpoint
-from projections.registry import registry
-from projections.runner import catch_up_projections, ensure_checkpoints
+from projections.registry import partitions_of, registry
+from projections.runner import catch_up_projections, ensure_checkpoints, stale_partitions
 from projections.tables import create_shadow, drop_table, recreate_table, rows_in_key_order, scratch_model, swap_in
 from queries.caching import invalidate
 
@@ -87,24 +87,20 @@ def rebuild_together(
         targets = [(projection, create_shadow(projection.model)) for projection in projections]
         position, events = replay_together(targets, after=0, batch_size=batch_size, progress=progress)
         with transaction.atomic(using=READ_PRIMARY):
-            checkpoints = {
-                projection.name: Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=projection.name)
-                for projection in projections
-            }
+            checkpoints = {projection.name: _lock_checkpoints(projection) for projection in projections}
             position, more = replay_together(targets, after=position, batch_size=batch_size)
             for projection, shadow in targets:
                 swap_in(projection.model, shadow)
                 _set_live(checkpoints[projection.name], position, projection.version)
     except BaseException:
-        for projection in projections:  # the live tables were not touched: carry on as before
-            _restore(projection, states_before[projection.name])
+        _restore(states_before)  # the live tables were not touched: carry on as before
         raise
     finally:
         for shadow in shadows.values():
             drop_table(shadow)  # a leftover of a failed rebuild; after a swap it no longer exists
     for projection in projections:
         _forget_cached_responses(projection)
-    catch_up_projections(projections, batch_size=batch_size)
+    catch_up_projections(_partitions(projections), batch_size=batch_size)
     seconds = time.monotonic() - started
     return [RebuildResult(projection.name, position, events + more, seconds) for projection in projections]
 
@@ -171,48 +167,68 @@ def replay_together(
 
 
 def _pause_all_for_rebuild(projections: list[Projection], *, force: bool) -> dict[str, str]:
-    """Mark every projection rebuilding and return the states they were in; if one is refused, none is paused."""
+    """Mark every projection rebuilding and return the states its checkpoints were in; if one is refused, none is."""
     states_before: dict[str, str] = {}
     try:
         for projection in projections:
-            states_before[projection.name] = _pause_for_rebuild(projection, force=force)
+            states_before |= _pause_for_rebuild(projection, force=force)
     except BaseException:
-        for projection in projections:
-            if projection.name in states_before:
-                _restore(projection, states_before[projection.name])
+        _restore(states_before)
         raise
     return states_before
 
 
-def _pause_for_rebuild(projection: Projection, *, force: bool) -> str:
-    """Mark the projection rebuilding and return the state it was in."""
+def _pause_for_rebuild(projection: Projection, *, force: bool) -> dict[str, str]:
+    """Mark the checkpoints of the projection (every partition) rebuilding and return the states they were in.
+
+    Of two rebuilds started together, the second waits for the first's row locks
+    and then finds the projection rebuilding; so does a live runner that is
+    mid-batch: its batch commits first.
+    """
     ensure_checkpoints()
-    state_before = Checkpoint.objects.using(READ_PRIMARY).get(name=projection.name).state
-    # Claim with a conditional UPDATE: of two rebuilds started together, one wins.
-    states = [Checkpoint.State.LIVE, Checkpoint.State.FAILED]
+    claimable = [Checkpoint.State.LIVE, Checkpoint.State.FAILED, Checkpoint.State.AWAITING_REBUILD]
     if force:
-        states.append(Checkpoint.State.REBUILDING)
-    claimed = (
-        Checkpoint.objects.using(READ_PRIMARY)
-        .filter(name=projection.name, state__in=states)
-        .update(state=Checkpoint.State.REBUILDING)
-    )
-    if not claimed:
-        raise RebuildRefused(f"{projection.name} is already being rebuilt; pass force to take over.")
-    # Wait for a live runner that is mid-batch: it holds the row until its batch commits.
+        claimable.append(Checkpoint.State.REBUILDING)
     with transaction.atomic(using=READ_PRIMARY):
-        Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=projection.name)
-    return Checkpoint.State.LIVE if state_before == Checkpoint.State.REBUILDING else state_before
+        checkpoints = _lock_checkpoints(projection, stale_too=True)
+        if any(checkpoint.state not in claimable for checkpoint in checkpoints):
+            raise RebuildRefused(f"{projection.name} is already being rebuilt; pass force to take over.")
+        names = [checkpoint.name for checkpoint in checkpoints]
+        Checkpoint.objects.using(READ_PRIMARY).filter(name__in=names).update(state=Checkpoint.State.REBUILDING)
+    # An abandoned rebuild being taken over leaves its checkpoints live when this one fails.
+    return {
+        checkpoint.name: Checkpoint.State.LIVE if checkpoint.state == Checkpoint.State.REBUILDING else checkpoint.state
+        for checkpoint in checkpoints
+    }
 
 
-def _set_live(checkpoint: Checkpoint, position: int, version: int) -> None:
-    checkpoint.position, checkpoint.state, checkpoint.version = position, Checkpoint.State.LIVE, version
-    checkpoint.clear_failure()
-    checkpoint.save()
+def _lock_checkpoints(projection: Projection, *, stale_too: bool = False) -> list[Checkpoint]:
+    """Lock the checkpoints of the projection's partitions (and of its old partitions, with `stale_too`), by name."""
+    names = [part.name for part in partitions_of(projection.name)]
+    if stale_too:
+        existing = Checkpoint.objects.using(READ_PRIMARY).values_list("name", flat=True)
+        names += sorted(stale_partitions(projection.name, set(existing)))
+    return list(Checkpoint.objects.using(READ_PRIMARY).select_for_update().filter(name__in=names).order_by("name"))
 
 
-def _restore(projection: Projection, state: str) -> None:
-    Checkpoint.objects.using(READ_PRIMARY).filter(name=projection.name).update(state=state)
+def _set_live(checkpoints: list[Checkpoint], position: int, version: int) -> None:
+    """Set the projection's partitions live at `position` and forget its old partitions (a new count is in place)."""
+    for checkpoint in checkpoints:
+        checkpoint.position, checkpoint.state, checkpoint.version = position, Checkpoint.State.LIVE, version
+        checkpoint.clear_failure()
+        checkpoint.save()
+    projection_name = registry()[checkpoints[0].name].projection_name
+    existing = set(Checkpoint.objects.using(READ_PRIMARY).values_list("name", flat=True))
+    Checkpoint.objects.using(READ_PRIMARY).filter(name__in=stale_partitions(projection_name, existing)).delete()
+
+
+def _restore(states: dict[str, str]) -> None:
+    for name, state in states.items():
+        Checkpoint.objects.using(READ_PRIMARY).filter(name=name).update(state=state)
+
+
+def _partitions(projections: list[Projection]) -> list[Projection]:
+    return [part for projection in projections for part in partitions_of(projection.name)]
 
 
 def _forget_cached_responses(projection: Projection) -> None:
@@ -245,14 +261,22 @@ def verify(projection: Projection, *, batch_size: int | None = None) -> Drift:
     ensure_checkpoints()
     scratch = scratch_model(projection.model, "verify")
     recreate_table(scratch)
+    names = [part.name for part in partitions_of(projection.name)]
     try:
-        live_position = Checkpoint.objects.using(READ_PRIMARY).get(name=projection.name).position
-        position, _ = replay(projection, scratch, after=0, batch_size=batch_size, upto=live_position)
+        live_positions = (
+            Checkpoint.objects.using(READ_PRIMARY).filter(name__in=names).values_list("position", flat=True)
+        )
+        position, _ = replay(projection, scratch, after=0, batch_size=batch_size, upto=min(live_positions))
         with transaction.atomic(using=READ_PRIMARY):
-            # Hold the checkpoint so the live rows stay still while we compare.
-            checkpoint = Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=projection.name)
-            replay(projection, scratch, after=position, batch_size=batch_size, upto=checkpoint.position)
-            return _compare(projection, scratch, checkpoint.position)
+            # Hold the checkpoints so the live rows stay still while we compare.
+            checkpoints = _lock_checkpoints(projection)
+            slowest = min(checkpoint.position for checkpoint in checkpoints)
+            replay(projection, scratch, after=position, batch_size=batch_size, upto=slowest)
+            # Each partition's rows are as of its own checkpoint: take the scratch rows there too.
+            for checkpoint in checkpoints:
+                part = registry()[checkpoint.name]
+                replay(part, scratch, after=slowest, batch_size=batch_size, upto=checkpoint.position)
+            return _compare(projection, scratch, max(checkpoint.position for checkpoint in checkpoints))
     finally:
         drop_table(scratch)
 

@@ -22,12 +22,20 @@ statements instead of a commit per projection per batch, and a handler that
 raises rolls back its own savepoint only. That projection leaves the pass, and
 once the pass has committed the others' work, it catches up alone through
 catch_up() with its usual retries; the others never wait for it.
+
+A projection split into partitions (PROJECTION_PARTITIONS) rides as one
+follower per partition, each under its own checkpoint. A Celery task for
+partition i runs the pass over lane i (projections.registry.lane): partition i
+of every projection. So N worker processes, on any machines, move N lanes at
+once, each lane with the same guarantees as above, and no two runners ever
+write the same row: a row belongs to exactly one partition (base.Partition).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import re
 import traceback
 from dataclasses import dataclass
 
@@ -40,7 +48,7 @@ from core.routers import READ_PRIMARY
 from projections import announcements
 from projections.base import HandlerFailed, Projection, Subscriber
 from projections.models import Checkpoint
-from projections.registry import registry, replayable_projections
+from projections.registry import partitions_of, registry
 
 logger = logging.getLogger(__name__)
 
@@ -69,20 +77,46 @@ class _BatchFailed(Exception):
 
 
 def ensure_checkpoints() -> None:
-    """Create a checkpoint at position 0 for every follower that has none yet, at the code's version."""
-    Checkpoint.objects.using(READ_PRIMARY).bulk_create(
-        [Checkpoint(name=name, version=getattr(follower, "version", 1)) for name, follower in registry().items()],
-        ignore_conflicts=True,
-    )
+    """Create a checkpoint at position 0 for every follower that has none yet, at the code's version.
+
+    A partition that is new because its projection's partition count changed
+    must not start at 0 over rows the old partitions built: it waits, with its
+    siblings, for the rebuild that splits the read model anew.
+    """
+    existing = set(Checkpoint.objects.using(READ_PRIMARY).values_list("name", flat=True))
+    missing = [follower for name, follower in registry().items() if name not in existing]
+    if missing:
+        Checkpoint.objects.using(READ_PRIMARY).bulk_create(
+            [_first_checkpoint(follower, existing) for follower in missing], ignore_conflicts=True
+        )
+
+
+def _first_checkpoint(follower: Projection | Subscriber, existing: set[str]) -> Checkpoint:
+    checkpoint = Checkpoint(name=follower.name, version=getattr(follower, "version", 1))
+    if follower.replayable and stale_partitions(follower.projection_name, existing):
+        checkpoint.state = Checkpoint.State.AWAITING_REBUILD
+        checkpoint.error = (
+            f"{follower.projection_name} now has {follower.partition.count} partition(s): "
+            f"run rebuild_projections {follower.projection_name} to split its read model that way."
+        )
+    return checkpoint
+
+
+def stale_partitions(projection_name: str, names: set[str]) -> set[str]:
+    """Of checkpoint `names`, those of `projection_name`'s partitions under a partition count no longer set."""
+    current = {part.name for part in partitions_of(projection_name)}
+    pattern = re.compile(rf"{re.escape(projection_name)}(\.\d+of\d+)?")
+    return {name for name in names if name not in current and pattern.fullmatch(name)}
 
 
 def catch_up_projections(
     projections: list[Projection] | None = None, *, batch_size: int | None = None
 ) -> dict[str, CatchUpResult]:
-    """Catch every live projection (or those given) up to the head in one pass over the log; result by name."""
+    """Catch every live projection partition (or those given) up to the head in one pass over the log; by name."""
     batch_size = batch_size or settings.PROJECTION_BATCH_SIZE
     ensure_checkpoints()
-    riding = {projection.name: projection for projection in projections or replayable_projections().values()}
+    followers = projections or [follower for follower in registry().values() if follower.replayable]
+    riding = {projection.name: projection for projection in followers}
     applied = dict.fromkeys(riding, 0)
     results: dict[str, CatchUpResult] = {}
     alone: list[Projection] = []

@@ -32,6 +32,9 @@ class FollowerStatus:
     updated_at: datetime | None
     version: int = 1  # the Projection.version that built the live rows
     code_version: int = 1  # the version this code deploys; they differ until its blue/green rebuild swaps in
+    projection: str = ""  # the projection a partition builds (its own name unless it is split); "" for subscribers
+    partition: int = 1  # which of the projection's `partitions` this is
+    partitions: int = 1
 
     @property
     def upgrading(self) -> bool:
@@ -71,4 +74,7 @@ def _status(follower, checkpoint: Checkpoint | None, head: int) -> FollowerStatu
         updated_at=checkpoint.updated_at if checkpoint else None,
         version=checkpoint.version if checkpoint else getattr(follower, "version", 1),
         code_version=getattr(follower, "version", 1),
+        projection=follower.projection_name if follower.replayable else "",
+        partition=follower.partition.index if follower.replayable else 1,
+        partitions=follower.partition.count if follower.replayable else 1,
     )

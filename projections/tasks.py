@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 
 from projections import monitoring, versions, wakeups
 from projections.rebuild import RebuildRefused, RebuildResult, rebuild
-from projections.registry import registry
+from projections.registry import lane, registry
 from projections.runner import Outcome, catch_up, catch_up_projections
 
 logger = logging.getLogger(__name__)
@@ -29,12 +29,13 @@ BUSY_RECHECK_SECONDS = 0.5
     max_retries=None,
 )
 def run_follower(name: str, recheck: bool = True) -> dict:
-    """Catch one subscriber, or every projection in one pass (projections.runner), up to the head of the log."""
+    """Catch one subscriber, or a projection partition and its lane in one pass (projections.runner), up to the head."""
     wakeups.clear(name)
     follower = registry()[name]
-    # A projection's run takes the other projections along in the same pass (those another worker is moving
-    # come back BUSY); a subscriber runs alone.
-    result = catch_up_projections()[name] if follower.replayable else catch_up(follower)
+    # A partition's run takes the same partition of the other projections along in the same pass (those
+    # another worker is moving come back BUSY), so N partitions spread over N worker processes; a
+    # subscriber runs alone.
+    result = catch_up_projections(lane(follower.partition))[name] if follower.replayable else catch_up(follower)
     if result.outcome is Outcome.BUSY and recheck:
         run_follower.apply_async(args=[name, False], queue=follower.queue, countdown=BUSY_RECHECK_SECONDS)
     return {

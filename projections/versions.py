@@ -28,7 +28,7 @@ from django.utils import timezone
 from core.routers import READ_PRIMARY
 from projections import monitoring
 from projections.models import Checkpoint, RebuildRun
-from projections.registry import replayable_projections
+from projections.registry import partitions_of, replayable_projections
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +48,14 @@ def changed_projections() -> dict[str, tuple[int, int]]:
     runs rebuild_projections.
     """
     projections = replayable_projections()
-    recorded = Checkpoint.objects.using(READ_PRIMARY).filter(name__in=projections).values_list("name", "version")
-    return {
-        name: (version, projections[name].version) for name, version in recorded if version != projections[name].version
-    }
+    partitions = {part.name: part.projection_name for name in projections for part in partitions_of(name)}
+    recorded = Checkpoint.objects.using(READ_PRIMARY).filter(name__in=partitions).values_list("name", "version")
+    changed = {}
+    for checkpoint_name, version in recorded:
+        name = partitions[checkpoint_name]
+        if version != projections[name].version:
+            changed[name] = (version, projections[name].version)
+    return changed
 
 
 def start_upgrades(*, noticed_by: str) -> list[RebuildRun]:
@@ -92,8 +96,15 @@ def _claim(name: str, version: int, *, requested_by: str) -> RebuildRun | None:
     """Record the upgrade of `name` to `version`, unless one is on its way; under the checkpoint's row lock."""
     now = timezone.now()
     with transaction.atomic(using=READ_PRIMARY):
-        checkpoint = Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=name)
-        if checkpoint.version == version or checkpoint.state == Checkpoint.State.REBUILDING:
+        checkpoints = (
+            Checkpoint.objects.using(READ_PRIMARY)
+            .select_for_update()
+            .filter(name__in=[part.name for part in partitions_of(name)])
+            .order_by("name")
+        )
+        if all(checkpoint.version == version for checkpoint in checkpoints) or any(
+            checkpoint.state == Checkpoint.State.REBUILDING for checkpoint in checkpoints
+        ):
             return None
         latest = RebuildRun.objects.using(READ_PRIMARY).filter(name=name, version=version).first()
         if latest is not None and _on_its_way(latest, now):

@@ -18,6 +18,7 @@ from rest_framework.exceptions import APIException, ValidationError
 
 from core.routers import current_read_database
 from projections.models import Checkpoint
+from projections.registry import checkpoint_names
 
 MIN_POSITION_HEADER = "X-Min-Position"
 MIN_POSITION_PARAMETER = "min_position"
@@ -71,8 +72,8 @@ def _parse_position(name: str, value: str) -> int:
 
 
 def read_position(projections: Iterable[str], *, using: str) -> int:
-    """Return the lowest checkpoint position among `projections`, read from database `using`."""
-    names = list(projections)
+    """Return the lowest checkpoint position among `projections` (all their partitions), read from database `using`."""
+    names = checkpoint_names(projections)
     positions = dict(Checkpoint.objects.using(using).filter(name__in=names).values_list("name", "position"))
     # A projection without a checkpoint row has applied nothing yet.
     return min((positions.get(name, 0) for name in names), default=0)

@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from django.conf import settings
 
 from projections import announcements
+from projections.registry import checkpoint_names
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class Heard:
         return missed
 
     def reached(self, projections: tuple[str, ...], minimum: int) -> bool:
-        return all(self.positions.get(name, 0) >= minimum for name in projections)
+        return all(self.positions.get(name, 0) >= minimum for name in checkpoint_names(projections))
 
     def upcoming(self) -> asyncio.Event:
         """The event the next announcement (or wake-up) sets: take it before reading, wait on it after."""

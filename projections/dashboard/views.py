@@ -66,7 +66,8 @@ class Row:
 
     @property
     def rebuildable(self) -> bool:
-        return self.status.kind == "projection"
+        # A rebuild is of the whole read model: offered once, on its first partition's row.
+        return self.status.kind == "projection" and self.status.partition == 1
 
     @property
     def lag(self) -> str:
@@ -89,7 +90,7 @@ def duration(seconds: float) -> str:
 def _rows() -> list[Row]:
     statuses = follower_statuses(current_read_database())
     runs = monitoring.latest_rebuilds(replayable_projections())
-    return [Row(status, runs.get(status.name)) for status in statuses]
+    return [Row(status, runs.get(status.projection)) for status in statuses]
 
 
 def _table_context(request, rows: list[Row]) -> dict:

@@ -3,14 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
 from commands.models import StoredEvent
 from projections.models import LagSample, RebuildRun
-from projections.registry import registry, replayable_projections
+from projections.registry import partitions_of, registry, replayable_projections
 from tests.admin.helpers import fail, project
-from tests.factories import ProductFactory
+from tests.factories import CustomerFactory, ProductFactory, place_order
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -173,3 +174,22 @@ def test_the_checkpoint_list_links_to_the_dashboard(viewer_client):
     page = viewer_client.get(reverse("admin:projections_checkpoint_changelist")).content.decode()
 
     assert f'href="{DASHBOARD}"' in page
+
+
+@override_settings(PROJECTION_PARTITIONS={"order_summary": 2})
+def test_a_partitioned_projection_shows_a_row_and_its_own_retry_per_partition_and_one_rebuild(operator_client):
+    order = place_order(CustomerFactory(), {ProductFactory(): 1})
+    placed = StoredEvent.objects.get(stream_id=order.pk).position
+    owner = next(part.name for part in partitions_of("order_summary") if part.partition.owns(order.pk))
+    fail("order_summary", "OrderPlaced", at=placed)  # only the partition that owns the order applies it
+
+    page = operator_client.get(DASHBOARD).content.decode()
+
+    assert 'id="follower-order_summary.1of2"' in page and 'id="follower-order_summary.2of2"' in page
+    assert 'id="follower-order_summary"' not in page
+    assert page.count('<input type="submit" value="Rebuild"') == len(replayable_projections())
+    assert '<input type="hidden" name="name" value="order_summary">' in page  # the whole read model
+    assert "partition 2 of 2" in page
+    assert [
+        reverse("admin:dashboard_retry", args=[name]) in page for name in registry() if "1of2" in name or "2of2" in name
+    ] == [name == owner for name in registry() if "1of2" in name or "2of2" in name]

@@ -49,6 +49,8 @@ HAVE_SAFE_DEFAULTS = {
     "COMMAND_SWEEP_AFTER_SECONDS",
     "MAX_REQUEST_BYTES",
     "PROJECTION_BATCH_SIZE",
+    # One partition per projection unless set; when set, it must be set alike for every process (x-shop-env).
+    "PROJECTION_PARTITIONS",
     "REBUILD_BATCH_SIZE",
     "PROJECTION_MAX_ATTEMPTS",
     "PROJECTION_SAFETY_NET_SECONDS",

@@ -1,6 +1,7 @@
 """/metrics: Prometheus text, for staff or a bearer token, counting commands, events, batches and queries."""
 
 import pytest
+from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from commands.commands import RestockProduct
@@ -82,3 +83,17 @@ def test_query_endpoints_are_timed_by_url_name(client):
 
     timed = [labels for (name, labels), _ in samples.items() if name == "shop_query_seconds_count"]
     assert any(dict(labels)["status"] == "200" and "product" in dict(labels)["endpoint"] for labels in timed), timed
+
+
+@override_settings(PROJECTION_PARTITIONS={"product_catalog": 2})
+def test_each_partition_reports_its_own_position(client):
+    client.force_login(StaffFactory())
+    ProductFactory()
+    catch_up(registry()["product_catalog.1of2"])
+
+    samples = _scrape(client)
+
+    head = samples[("shop_event_log_head", ())]
+    assert samples[("shop_projection_position", (("follower", "product_catalog.1of2"),))] == head
+    assert samples[("shop_projection_position", (("follower", "product_catalog.2of2"),))] == 0
+    assert ("shop_projection_position", (("follower", "product_catalog"),)) not in samples

@@ -6,16 +6,18 @@ import psycopg
 import pytest
 from django.db import connections
 from django.db.models import Sum
+from django.test import override_settings
 
 from commands.eventlog import head_position
 from queries.models import OrderSummary, ProductCatalog
 from tests.drills.helpers import assert_read_models_match_a_rebuild, positions, wait_until_caught_up
 from tests.factories import CustomerFactory, ProductFactory, place_order
-from tests.processes import service_environment, wait_until
+from tests.processes import ALL_QUEUES, service_environment, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 ORDERS = 600
+READ_MODELS = ("product_catalog", "order_summary", "customer_history", "daily_sales")
 
 
 def _place_orders(count: int) -> None:
@@ -83,3 +85,38 @@ def test_a_worker_killed_at_random_moments_mid_batch_applies_everything_once(ser
 
     services.worker(environment)
     _assert_everything_projected_exactly_once(ORDERS)
+
+
+def test_a_partition_worker_killed_at_random_moments_mid_batch_applies_everything_once(services):
+    """Two worker processes share the read models two ways, and are killed mid-batch three times."""
+    with override_settings(PROJECTION_PARTITIONS=dict.fromkeys(READ_MODELS, 2)):
+        _place_orders(ORDERS)
+        head = head_position()
+        _, redis_url = services.redis()
+        environment = service_environment(
+            redis_url,
+            PROJECTION_BATCH_SIZE="10",
+            PROJECTION_PARTITIONS=",".join(f"{name}=2" for name in READ_MODELS),
+        )
+        services.beat(environment)
+        services.worker(environment, queues=ALL_QUEUES.replace("projections,", ""), name="subscribers")
+        for _ in range(3):
+            # Two pool processes: each runs its own lane of partitions, both killed with their worker.
+            victim = services.worker(environment, queues="projections", concurrency=2, name="projector")
+            before = positions()
+            wait_until(
+                lambda before=before: (
+                    positions() != before and _read_backends("xact_start IS NOT NULL AND state <> 'idle'")
+                ),
+                timeout=60,
+                interval=0.005,
+                what="a projector mid-batch",
+            )
+            victim.kill(signal.SIGKILL)
+            assert min(positions().values()) < head, "the drill must kill a worker before the end"
+            assert {name for name in positions() if "of2" in name} == {
+                f"{n}.{i}of2" for n in READ_MODELS for i in (1, 2)
+            }
+
+        services.worker(environment, queues="projections", concurrency=2, name="projector")
+        _assert_everything_projected_exactly_once(ORDERS)

@@ -81,7 +81,7 @@ def broken(name: str, event_type: str, *, at: int, times: int | None = None):
 
     Yields the positions the broken handler was called with.
     """
-    projection = registry()[name]
+    projection = replayable_projections().get(name) or registry()[name]  # every partition of a projection breaks
     handler = projection.handlers[event_type]
     calls: list[int] = []
 

@@ -4,6 +4,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 
 from commands.eventlog import head_position
 from projections.registry import registry
@@ -46,3 +47,18 @@ def test_the_command_lists_every_follower_with_its_lag(db):
     head = str(head_position())
     assert lines["product_catalog"][:5] == ["product_catalog", "projection", head, head, "0"]
     assert lines["notifications"][:5] == ["notifications", "subscriber", "0", head, "1"]
+
+
+@override_settings(PROJECTION_PARTITIONS={"product_catalog": 2})
+def test_the_command_lists_each_partition_of_a_split_projection(db):
+    ProductFactory()
+    project("product_catalog.2of2")
+    out = StringIO()
+
+    call_command("projection_status", stdout=out)
+
+    lines = {line.split()[0]: line.split() for line in out.getvalue().splitlines()[2:]}
+    head = str(head_position())
+    assert lines["product_catalog.1of2"][:5] == ["product_catalog.1of2", "projection", "0", head, "1"]
+    assert lines["product_catalog.2of2"][:5] == ["product_catalog.2of2", "projection", head, head, "0"]
+    assert "product_catalog" not in lines
