@@ -249,6 +249,9 @@ PROJECTION_PARTITIONS = env.dict("PROJECTION_PARTITIONS", default={})
 # reads, so a batch can be large, and a larger one merges more events into each row it upserts. 5,000 is a
 # first choice, not yet a benchmark's: bench 4 (--rebuild-batch-size) is where to settle it.
 REBUILD_BATCH_SIZE = env.int("REBUILD_BATCH_SIZE", default=5000)
+# Processes that replay the bulk of a rebuild side by side, each writing its partition of the rows
+# (projections.parallel_replay; PostgreSQL only). A rebuild is bound by the interpreter, not the database.
+REBUILD_PROCESSES = max(1, env.int("REBUILD_PROCESSES", default=2))
 # Attempts at a failing event before its projection is marked failed (at least 2,
 # so the last attempt runs one event at a time and names the event).
 PROJECTION_MAX_ATTEMPTS = max(2, env.int("PROJECTION_MAX_ATTEMPTS", default=3))

@@ -27,15 +27,24 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, transaction
 
 from commands.eventlog import head_position, read_events
 from core.routers import READ_PRIMARY
 from projections.base import Projection
 from projections.models import Checkpoint
+from projections.parallel_replay import replay_in_processes
 from projections.registry import partitions_of, registry
 from projections.runner import catch_up_projections, ensure_checkpoints, stale_partitions
-from projections.tables import create_shadow, drop_table, recreate_table, rows_in_key_order, scratch_model, swap_in
+from projections.tables import (
+    create_shadow,
+    drop_table,
+    index_shadow,
+    recreate_table,
+    rows_in_key_order,
+    scratch_model,
+    swap_in,
+)
 from queries.caching import invalidate
 
 logger = logging.getLogger(__name__)
@@ -85,7 +94,9 @@ def rebuild_together(
     shadows = {projection.name: scratch_model(projection.model, "shadow") for projection in projections}
     try:
         targets = [(projection, create_shadow(projection.model)) for projection in projections]
-        position, events = replay_together(targets, after=0, batch_size=batch_size, progress=progress)
+        position, events = _replay_the_bulk(targets, batch_size=batch_size, progress=progress)
+        for projection, shadow in targets:
+            index_shadow(projection.model, shadow)
         with transaction.atomic(using=READ_PRIMARY):
             checkpoints = {projection.name: _lock_checkpoints(projection) for projection in projections}
             position, more = replay_together(targets, after=position, batch_size=batch_size)
@@ -164,6 +175,20 @@ def replay_together(
         position, count = batch[-1].position, count + len(batch)
         if progress:
             progress(count, position, max(head, position))
+
+
+def _replay_the_bulk(
+    targets: list[tuple[Projection, type[models.Model]]], *, batch_size: int, progress: Progress | None
+) -> tuple[int, int]:
+    """Replay the log as it is now into the shadows, in REBUILD_PROCESSES processes where it can; (position, count)."""
+    connection = connections[READ_PRIMARY]
+    processes = settings.REBUILD_PROCESSES
+    # Forking closes this process's connections: never inside a transaction (a caller's, or a test's).
+    if processes < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return replay_together(targets, after=0, batch_size=batch_size, progress=progress)
+    head = head_position()
+    count = replay_in_processes(targets, upto=head, processes=processes, batch_size=batch_size, progress=progress)
+    return head, count
 
 
 def _pause_all_for_rebuild(projections: list[Projection], *, force: bool) -> dict[str, str]:

@@ -83,9 +83,12 @@ def create_shadow(model: type[models.Model]) -> type[models.Model]:
     """Create `<db_table>_shadow` on `read`, empty, with the live table's schema; return its model.
 
     On PostgreSQL the shadow copies the live table's DDL (LIKE ... INCLUDING ALL):
-    the columns, defaults, checks and indexes that migrations made, RunPython
-    indexes included, so that renaming it over the live table leaves the schema
-    migrations expect. SQLite keeps a plain scratch table: swap_in() copies it.
+    the columns, defaults, checks, keys and indexes that migrations made,
+    RunPython indexes included, so that renaming it over the live table leaves
+    the schema migrations expect. Its plain (non-unique) indexes are dropped
+    until the bulk of the log is in (index_shadow): one sort per index instead
+    of an index update per row written, the way a bulk load is done. SQLite
+    keeps a plain scratch table: swap_in() copies it.
     """
     shadow = scratch_model(model, "shadow")
     connection = connections[READ_PRIMARY]
@@ -98,7 +101,30 @@ def create_shadow(model: type[models.Model]) -> type[models.Model]:
         cursor.execute(
             f"CREATE TABLE {quote(shadow._meta.db_table)} (LIKE {quote(model._meta.db_table)} INCLUDING ALL)"
         )
+        for definition, name in _index_names_by_definition(shadow._meta.db_table).items():
+            if not _is_unique(definition):  # unique ones back constraints, and the upserts need the key
+                cursor.execute(f"DROP INDEX {quote(name)}")
     return shadow
+
+
+def index_shadow(model: type[models.Model], shadow: type[models.Model]) -> None:
+    """Build on the shadow the plain indexes create_shadow left out: it then has every index the live table has."""
+    connection = connections[READ_PRIMARY]
+    if connection.vendor != "postgresql":
+        return
+    quote = connection.ops.quote_name
+    table = shadow._meta.db_table
+    have = _index_names_by_definition(table)
+    missing = [definition for definition in _index_names_by_definition(model._meta.db_table) if definition not in have]
+    with connection.cursor() as cursor:
+        for number, definition in enumerate(missing):
+            # Named anew: swap_in gives every index the live one's name by what it indexes.
+            using = definition.partition(" ")[2]
+            cursor.execute(f"CREATE INDEX {quote(f'{table[:50]}_{number}')} ON {quote(table)} USING {using}")
+
+
+def _is_unique(definition: str) -> bool:
+    return definition.startswith("True ")
 
 
 def swap_in(live: type[models.Model], shadow: type[models.Model]) -> None:
