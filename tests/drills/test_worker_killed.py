@@ -63,14 +63,10 @@ def test_a_worker_killed_while_its_batch_is_blocked_mid_write_applies_it_once_af
     _assert_everything_projected_exactly_once(ORDERS)
 
 
-def test_a_worker_killed_at_random_moments_mid_batch_applies_everything_once(services):
-    _place_orders(ORDERS)
-    head = head_position()
-    _, redis_url = services.redis()
-    environment = service_environment(redis_url, PROJECTION_BATCH_SIZE="10")
-    services.beat(environment)
+def _kill_three_times_mid_batch(start_worker, head: int) -> None:
+    """Start a worker, SIGKILL it while a projector is mid-batch, before the head; three times over."""
     for _ in range(3):
-        worker = services.worker(environment)
+        worker = start_worker()
         before = positions()
         wait_until(
             lambda before=before: (
@@ -83,6 +79,15 @@ def test_a_worker_killed_at_random_moments_mid_batch_applies_everything_once(ser
         worker.kill(signal.SIGKILL)
         assert min(positions().values()) < head, "the drill must kill the worker before it finishes"
 
+
+def test_a_worker_killed_at_random_moments_mid_batch_applies_everything_once(services):
+    _place_orders(ORDERS)
+    _, redis_url = services.redis()
+    environment = service_environment(redis_url, PROJECTION_BATCH_SIZE="10")
+    services.beat(environment)
+
+    _kill_three_times_mid_batch(lambda: services.worker(environment), head_position())
+
     services.worker(environment)
     _assert_everything_projected_exactly_once(ORDERS)
 
@@ -91,7 +96,6 @@ def test_a_partition_worker_killed_at_random_moments_mid_batch_applies_everythin
     """Two worker processes share the read models two ways, and are killed mid-batch three times."""
     with override_settings(PROJECTION_PARTITIONS=dict.fromkeys(READ_MODELS, 2)):
         _place_orders(ORDERS)
-        head = head_position()
         _, redis_url = services.redis()
         environment = service_environment(
             redis_url,
@@ -100,23 +104,13 @@ def test_a_partition_worker_killed_at_random_moments_mid_batch_applies_everythin
         )
         services.beat(environment)
         services.worker(environment, queues=ALL_QUEUES.replace("projections,", ""), name="subscribers")
-        for _ in range(3):
-            # Two pool processes: each runs its own lane of partitions, both killed with their worker.
-            victim = services.worker(environment, queues="projections", concurrency=2, name="projector")
-            before = positions()
-            wait_until(
-                lambda before=before: (
-                    positions() != before and _read_backends("xact_start IS NOT NULL AND state <> 'idle'")
-                ),
-                timeout=60,
-                interval=0.005,
-                what="a projector mid-batch",
-            )
-            victim.kill(signal.SIGKILL)
-            assert min(positions().values()) < head, "the drill must kill a worker before the end"
-            assert {name for name in positions() if "of2" in name} == {
-                f"{n}.{i}of2" for n in READ_MODELS for i in (1, 2)
-            }
 
-        services.worker(environment, queues="projections", concurrency=2, name="projector")
+        # Two pool processes: each runs its own lane of partitions, both killed with their worker.
+        def projector():
+            return services.worker(environment, queues="projections", concurrency=2, name="projector")
+
+        _kill_three_times_mid_batch(projector, head_position())
+        assert {name for name in positions() if "of2" in name} == {f"{n}.{i}of2" for n in READ_MODELS for i in (1, 2)}
+
+        projector()
         _assert_everything_projected_exactly_once(ORDERS)

@@ -63,6 +63,17 @@ def a_busy_day() -> None:
     pay(place_order(bob, {kettle: 1}))
 
 
+def orders_across_products(orders: int = 30) -> None:
+    """A busy day, then `orders` orders of two products each out of six, every third one paid."""
+    a_busy_day()
+    products = [ProductFactory(stock=100) for _ in range(6)]
+    customers = [CustomerFactory() for _ in range(4)]
+    for number in range(orders):
+        order = place_order(customers[number % 4], {products[number % 6]: 1, products[(number + 2) % 6]: 2})
+        if number % 3 == 0:
+            pay(order)
+
+
 # --- Followers -----------------------------------------------------------------
 
 

@@ -11,25 +11,14 @@ from projections.models import Checkpoint
 from projections.parallel_replay import ReplayFailed
 from projections.rebuild import rebuild_together, verify
 from projections.registry import replayable_projections
-from tests.factories import CustomerFactory, ProductFactory, place_order
-from tests.projections.helpers import a_busy_day, broken, pay, project_everything, read_models
+from tests.projections.helpers import broken, orders_across_products, project_everything, read_models
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(databases="__all__", transaction=True)]
 
 
-def a_shop() -> None:
-    a_busy_day()
-    products = [ProductFactory(stock=100) for _ in range(6)]
-    customers = [CustomerFactory() for _ in range(4)]
-    for number in range(30):
-        order = place_order(customers[number % 4], {products[number % 6]: 1, products[(number + 2) % 6]: 2})
-        if number % 3 == 0:
-            pay(order)
-
-
 @pytest.mark.parametrize("processes", [2, 3])
 def test_a_rebuild_in_several_processes_builds_the_same_read_models(settings, processes):
-    a_shop()
+    orders_across_products()
     project_everything()
     live = read_models()
     settings.REBUILD_PROCESSES = processes
@@ -45,7 +34,7 @@ def test_a_rebuild_in_several_processes_builds_the_same_read_models(settings, pr
 
 
 def test_a_replay_process_that_fails_fails_the_rebuild_and_leaves_the_live_tables_alone(settings):
-    a_shop()
+    orders_across_products()
     project_everything()
     live = read_models()
     settings.REBUILD_PROCESSES = 2

@@ -21,7 +21,7 @@ from projections.status import follower_statuses
 from projections.tasks import run_follower
 from queries.consistency import read_position
 from tests.factories import CustomerFactory, ProductFactory, place_order
-from tests.projections.helpers import a_busy_day, broken, checkpoint, pay, read_models
+from tests.projections.helpers import broken, checkpoint, orders_across_products, pay, read_models
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -31,17 +31,6 @@ READ_MODELS = ("product_catalog", "order_summary", "customer_history", "daily_sa
 def split(count: int) -> dict[str, int]:
     """PROJECTION_PARTITIONS that splits every read model `count` ways."""
     return dict.fromkeys(READ_MODELS, count)
-
-
-def a_shop_across_partitions() -> None:
-    """A busy day, then orders whose lines fall into different partitions of the catalog."""
-    a_busy_day()
-    products = [ProductFactory(stock=100) for _ in range(8)]
-    customers = [CustomerFactory() for _ in range(5)]
-    for number in range(12):
-        order = place_order(customers[number % 5], {products[number % 8]: 1, products[(number + 3) % 8]: 2})
-        if number % 3 == 0:
-            pay(order)
 
 
 def rebuild_all() -> None:
@@ -112,7 +101,7 @@ def test_the_environment_gives_counts_as_text():
 
 
 def test_read_models_built_with_one_two_and_four_partitions_are_identical_row_for_row():
-    a_shop_across_partitions()
+    orders_across_products()
     catch_up_projections()
     whole = read_models()
     assert all(whole[name] for name in READ_MODELS)
@@ -135,7 +124,7 @@ def test_read_models_built_with_one_two_and_four_partitions_are_identical_row_fo
 
 def test_verification_compares_each_partition_at_its_own_checkpoint():
     with override_settings(PROJECTION_PARTITIONS=split(2)):
-        a_shop_across_partitions()
+        orders_across_products()
         catch_up_projections()
         place_order(CustomerFactory(), {ProductFactory(stock=5): 1})
         # Only lane 2 moves on: partition 1 of each read model stays a command behind.
@@ -152,7 +141,7 @@ def test_verification_compares_each_partition_at_its_own_checkpoint():
 
 
 def test_a_new_partition_count_waits_for_a_rebuild_then_replaces_the_old_checkpoints():
-    a_shop_across_partitions()
+    orders_across_products()
     catch_up_projections()
     whole = read_models()
     head = head_position()
@@ -180,7 +169,7 @@ def test_a_new_partition_count_waits_for_a_rebuild_then_replaces_the_old_checkpo
 
 @override_settings(PROJECTION_PARTITIONS=split(2))
 def test_a_partitions_task_moves_its_lane_and_leaves_the_other_partitions_to_theirs():
-    a_shop_across_partitions()
+    orders_across_products()
 
     run_follower("order_summary.2of2", recheck=False)
 
@@ -191,7 +180,7 @@ def test_a_partitions_task_moves_its_lane_and_leaves_the_other_partitions_to_the
 
 @override_settings(PROJECTION_PARTITIONS=split(2))
 def test_a_read_model_is_as_far_as_its_slowest_partition():
-    a_shop_across_partitions()
+    orders_across_products()
     catch_up_projections(lane(Partition(1, 2)))
 
     assert read_position(["order_summary"], using="read") == 0
@@ -201,7 +190,7 @@ def test_a_read_model_is_as_far_as_its_slowest_partition():
 
 @override_settings(PROJECTION_PARTITIONS=split(2))
 def test_a_failing_partition_stops_only_itself(settings):
-    a_shop_across_partitions()
+    orders_across_products()
     order = place_order(CustomerFactory(), {ProductFactory(stock=5): 1})
     paid_at = pay(order).events[-1].position
     owner = next(part for part in partitions_of("order_summary") if part.partition.owns(order.pk))
