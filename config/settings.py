@@ -232,6 +232,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"queue": "notifications"},
     },
+    # Sends the e-mails no live sender holds: those of a sender that died (claimed longer ago than
+    # EMAIL_SENDING_LEASE_SECONDS) go out at most this long after the lease, even if no event comes.
+    "sweep-outbox": {
+        "task": "projections.tasks.sweep_outbox",
+        "schedule": 10.0,
+        "options": {"queue": "notifications"},
+    },
 }
 
 # --- Projections -----------------------------------------------------------
@@ -276,6 +283,12 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Shopfront <shop@localhost>")
+# How long a sender's claim on an e-mail lasts (projections.subscribers.notifications): an e-mail still
+# "sending" after this is taken for lost with its sender, and sent again under the same Message-ID, which the
+# receiver collapses. A sender renews its claim before each message, so this must be long beside one send,
+# a slow mail server's included (the SMTP backend has no timeout: EMAIL_TIMEOUT is not set): a live sender
+# slower than this gets its message sent a second time. Shorter, a dead sender's e-mail goes out sooner.
+EMAIL_SENDING_LEASE_SECONDS = env.float("EMAIL_SENDING_LEASE_SECONDS", default=60.0)
 
 # --- Asynchronous commands (Prefer: respond-async) ---------------------------
 # How often beat looks for accepted commands that no task ran, and how old such a

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdmin
 from projections.models import Checkpoint, OutgoingEmail, RebuildRun, SkippedEvent
+from projections.subscribers import notifications
 
 
 def _event_link(position: int | None) -> str:
@@ -69,16 +70,32 @@ class SkippedEventAdmin(ReadOnlyAdmin):
 
 @admin.register(OutgoingEmail)
 class OutgoingEmailAdmin(ReadOnlyAdmin):
-    list_display = ["event", "kind", "recipient", "subject", "state", "created_at", "sent_at"]
+    list_display = ["event", "kind", "recipient", "subject", "state", "created_at", "claimed_at", "sent_at"]
     list_filter = ["state", "kind", "created_at"]
     search_fields = ["recipient", "subject"]
     date_hierarchy = "created_at"
-    fields = ["event", "kind", "recipient", "subject", "body", "state", "error", "created_at", "sent_at"]
-    readonly_fields = ["event"]
+    fields = [
+        "event",
+        "kind",
+        "recipient",
+        "subject",
+        "body",
+        "state",
+        "error",
+        "created_at",
+        "claimed_at",
+        "sent_at",
+        "message_id",
+    ]
+    readonly_fields = ["event", "message_id"]
 
     @admin.display(description="event", ordering="position")
     def event(self, email):
         return _event_link(email.position)
+
+    @admin.display(description="Message-ID")
+    def message_id(self, email):
+        return notifications.message_id(email.kind, email.position)
 
 
 @admin.register(RebuildRun)

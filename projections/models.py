@@ -65,9 +65,11 @@ class SkippedEvent(models.Model):
 class OutgoingEmail(models.Model):
     """One e-mail owed for one event: written with the checkpoint advance, sent after commit.
 
-    State moves pending -> sending -> sent (or failed). A message claimed for
-    sending is never claimed again, so a crash mid-send loses it rather than
-    sending it twice: at most once per event.
+    State moves pending -> sending -> sent (or failed). A sender claims it
+    (sending, claimed_at) for EMAIL_SENDING_LEASE_SECONDS: if it is still sending
+    after that, its sender died (or stalled), and any sender may claim it again.
+    So a crash mid-send sends it twice rather than losing it, both times under the
+    Message-ID the row fixes, which the receiver's mail system collapses to one.
     """
 
     class State(models.TextChoices):
@@ -84,6 +86,9 @@ class OutgoingEmail(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a sender last claimed it. Rows left sending before claims had a time have none, and are never
+    # claimed again: they may be days old, and were lost under the at-most-once rule they were sent by.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -120,9 +120,10 @@ def start_subscribers_at_head() -> dict[str, int]:
     """Give each subscriber that has no checkpoint (a read database recreated empty) one at the head of the log.
 
     Its old checkpoint was lost with the database: starting at 0 would send
-    every e-mail of the shop's history again. Starting at the head keeps side
-    effects at most once; those owed for events the lost database had not yet
-    seen are not carried out. Return the subscribers started, with the position.
+    every e-mail of the shop's history again. Starting at the head repeats no
+    side effect; those owed for events the lost database had not yet seen (or
+    held in its lost outbox) are not carried out. Return the subscribers started,
+    with the position.
     """
     head = head_position()
     missing = [

@@ -13,6 +13,7 @@ from projections import monitoring, versions, wakeups
 from projections.rebuild import RebuildRefused, RebuildResult, rebuild
 from projections.registry import lane, registry
 from projections.runner import Outcome, catch_up, catch_up_projections
+from projections.subscribers.notifications import send_pending_emails
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,16 @@ def rebuild_in_background(
         positions[name] = result.position
     logger.info("rebuilt %s for %s", ", ".join(positions) or "nothing", requested_by or "an operator")
     return positions
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_outbox() -> int:
+    """Send the e-mails owed that no live sender holds (run by beat); return how many were sent.
+
+    The notifier sends after each commit; this catches what that missed: a message
+    whose sender died mid-send (once its lease lapses), or one whose wake-up was lost.
+    """
+    return send_pending_emails()
 
 
 @shared_task(ignore_result=True)

@@ -38,6 +38,14 @@ class LoggedEvent:
     data: dict
 
 
+@dataclass(frozen=True)
+class Email:
+    """An e-mail owed by the log, or one copy of a message delivered: what the receiver tells them apart by."""
+
+    message_id: str
+    subject: str
+
+
 def command_outcomes(history: Iterable[Exchange]) -> dict[str, str]:
     """Each command's outcome, by correlation id: acknowledged, refused or unknown.
 
@@ -211,14 +219,36 @@ def units_sold_match_orders(events: list[LoggedEvent], units_sold: dict[str, int
     ]
 
 
-def emails_sent_once(owed: list[str], sent: list[str]) -> list[str]:
-    """Every e-mail owed (by subject: one per order and kind) was sent exactly once, and none was sent unowed."""
-    owed_counts, sent_counts = Counter(owed), Counter(sent)
+def emails_sent_once(owed: list[Email], sent: list[Email]) -> list[str]:
+    """Every e-mail owed was delivered under its one Message-ID, with its subject, and nothing else was delivered.
+
+    Copies of one Message-ID are one e-mail, as the receiver's mail system sees them (a
+    resend after a sender died mid-send; resends_collapsed counts them). An owed e-mail
+    also delivered under another Message-ID reaches the receiver twice: that Message-ID
+    is owed by nothing.
+    """
+    owed_by_id = {email.message_id: email for email in owed}
+    owed_subjects = {email.subject for email in owed}
+    subjects_sent: dict[str, set[str]] = defaultdict(set)
+    for email in sent:
+        subjects_sent[email.message_id].add(email.subject)
     violations = []
-    for subject in sorted(set(owed_counts) | set(sent_counts)):
-        if sent_counts[subject] != owed_counts[subject]:
-            violations.append(f"e-mail {subject!r}: owed {owed_counts[subject]}, sent {sent_counts[subject]}")
+    for message_id, email in sorted(owed_by_id.items()):
+        subjects = subjects_sent.get(message_id)
+        if subjects is None:
+            violations.append(f"e-mail {email.subject!r} ({message_id}) was never sent")
+        elif subjects != {email.subject}:
+            violations.append(f"e-mail {message_id} is owed as {email.subject!r} and was sent as {sorted(subjects)}")
+    for message_id in sorted(set(subjects_sent) - set(owed_by_id), key=str):
+        for subject in sorted(subjects_sent[message_id]):
+            again = ", a second Message-ID for an e-mail owed" if subject in owed_subjects else ""
+            violations.append(f"e-mail {subject!r} was sent as {message_id}, which no e-mail owed has{again}")
     return violations
+
+
+def resends_collapsed(sent: list[Email]) -> int:
+    """The copies sent beyond the first of each Message-ID: resends the receiver sees as one e-mail."""
+    return len(sent) - len({email.message_id for email in sent})
 
 
 def followers_caught_up(catch_up_seconds: float | None, *, limit: float) -> list[str]:

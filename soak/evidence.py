@@ -9,12 +9,13 @@ from __future__ import annotations
 from email import message_from_string
 from pathlib import Path
 
-from soak.checks import LoggedEvent
+from soak.checks import Email, LoggedEvent
 
-SUBJECTS = {
-    "OrderPlaced": "Your order {order} is confirmed",
-    "OrderShipped": "Your order {order} is on its way",
-    "OrderCancelled": "Your order {order} is cancelled",
+# The e-mail each event owes its order's customer: its kind (projections.subscribers.notifications) and subject.
+OWED = {
+    "OrderPlaced": ("order_confirmation", "Your order {order} is confirmed"),
+    "OrderShipped": ("dispatch_notice", "Your order {order} is on its way"),
+    "OrderCancelled": ("cancellation_notice", "Your order {order} is cancelled"),
 }
 
 
@@ -61,22 +62,28 @@ def units_sold() -> dict[str, int]:
     return {str(pk): sold for pk, sold in ProductCatalog.objects.using("read").values_list("pk", "units_sold")}
 
 
-def emails_owed(events: list[LoggedEvent]) -> list[str]:
-    """The subject of every e-mail the log owes a customer: one per order placed, shipped or cancelled."""
-    return [
-        SUBJECTS[event.type].format(order=str(event.data["order_id"])[:8]) for event in events if event.type in SUBJECTS
-    ]
+def emails_owed(events: list[LoggedEvent]) -> list[Email]:
+    """Every e-mail the log owes a customer, one per order placed, shipped or cancelled: its Message-ID and subject."""
+    from projections.subscribers.notifications import message_id
+
+    owed = []
+    for event in events:
+        if event.type in OWED:
+            kind, subject = OWED[event.type]
+            owed.append(Email(message_id(kind, event.position), subject.format(order=str(event.data["order_id"])[:8])))
+    return owed
 
 
-def emails_sent(mail_dir: Path) -> list[str]:
-    """The subject of every message Django's file-based e-mail backend wrote to `mail_dir`."""
-    subjects = []
+def emails_sent(mail_dir: Path) -> list[Email]:
+    """The Message-ID and subject of every message Django's file-based e-mail backend wrote to `mail_dir`."""
+    emails = []
     for path in sorted(mail_dir.glob("*.log")) if mail_dir.exists() else []:
         # The backend appends each message to its file followed by a line of 79 dashes.
-        for message in path.read_text().split("\n" + "-" * 79 + "\n"):
-            if message.strip():
-                subjects.append(message_from_string(message)["Subject"])
-    return subjects
+        for text in path.read_text().split("\n" + "-" * 79 + "\n"):
+            if text.strip():
+                message = message_from_string(text)
+                emails.append(Email(str(message["Message-ID"]).strip(), message["Subject"]))
+    return emails
 
 
 def outbox_not_sent() -> dict[str, int]:

@@ -22,6 +22,8 @@ class Outcome:
     violations: dict[str, list[str]]  # check name -> violations
     notes: list[str] = field(default_factory=list)
     stream_messages: int = 0  # received by the live stream's reader
+    emails_sent: int = 0  # messages the mail backend wrote, resends included
+    resends_collapsed: int = 0  # copies of a Message-ID already sent: the receiver sees them as one e-mail
 
     @property
     def clean(self) -> bool:
@@ -60,6 +62,9 @@ def render(outcome: Outcome, *, title: str, settings: dict[str, str], grace: flo
         f"| live stream messages received (one customer's orders) | {outcome.stream_messages:,} |",
         f"| live stream reconnections (open streams dropped: {stream_drops:,}) | {max(len(stream_opened) - 1, 0):,} "
         "(answers: " + ", ".join(f"{s or 'none'}: {n:,}" for s, n in sorted(stream_answers.items())) + ") |",
+        f"| e-mails sent (messages written, resends included) | {outcome.emails_sent:,} |",
+        f"| e-mail resends collapsed (a copy of a Message-ID already sent, after a sender died) "
+        f"| {outcome.resends_collapsed:,} |",
         "| answers by status | " + ", ".join(f"{s or 'none'}: {n:,}" for s, n in sorted(statuses.items())) + " |",
         "| followers at the head after the load stopped | "
         + (f"{outcome.final_catch_up:.1f} s |" if outcome.final_catch_up is not None else "not within the limit |"),

@@ -1,17 +1,24 @@
 """E-mail to customers: an order confirmation on OrderPlaced, a dispatch notice on OrderShipped, a
 cancellation notice (with its reason) on OrderCancelled.
 
-At most once per event: the message is recorded in the checkpoint's
-transaction (one row per event and kind, unique), and sent after commit by
-claiming it pending -> sending with a conditional UPDATE. A crash while
-sending leaves it in "sending", visible to operators, and never resends it.
+Once per event as the customer sees it: the message is recorded in the
+checkpoint's transaction (one row per event and kind, unique), and sent after
+commit by claiming it pending -> sending with a conditional UPDATE. A claim is
+a lease: if its sender dies before marking the message sent, another sender
+(beat's sweep, or the next batch's) claims it again once EMAIL_SENDING_LEASE_SECONDS
+have passed and sends it again. Sending is thus at least once, and every copy
+carries the same Message-ID, fixed by the outbox row, on which mail systems
+collapse the duplicates.
 """
 
 import logging
+from datetime import timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from commands.eventlog import RecordedEvent, read_stream
@@ -97,42 +104,96 @@ def _order_placed(order_id) -> OrderPlaced:
     return next(r.event for r in read_stream(order_id) if r.type == OrderPlaced.type_name())
 
 
+def message_id(kind: str, position: int) -> str:
+    """The Message-ID of the e-mail of `kind` owed for the event at `position`: the same on every resend.
+
+    Its domain is DEFAULT_FROM_EMAIL's. An outbox row is unique on (position, kind), so
+    is this; a low-stock alert's kind ("low_stock:<user id>") has its colon made a dot,
+    which a Message-ID allows.
+    """
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return f"<{kind.replace(':', '.')}.{position}@{domain}>"
+
+
 def send_pending_emails() -> int:
-    """Send every pending e-mail once, oldest event first; return how many were sent."""
-    sent = 0
-    for email in _claim_pending():
-        try:
-            send_mail(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.recipient])
-        except Exception as error:
-            logger.exception("sending %s failed", email)
-            _finish(email, OutgoingEmail.State.FAILED, error=str(error))
-        else:
-            _finish(email, OutgoingEmail.State.SENT)
-            sent += 1
-    return sent
+    """Send every e-mail owed that no live sender holds, oldest event first; return how many were sent."""
+    return sum(_send(email) for email in _claim_pending())
+
+
+def _send(email: OutgoingEmail) -> bool:
+    """Send one claimed e-mail and record the outcome; False if its claim was taken over, and so not sent here."""
+    if not _renew(email):
+        return False
+    message = EmailMessage(
+        email.subject,
+        email.body,
+        settings.DEFAULT_FROM_EMAIL,
+        [email.recipient],
+        headers={"Message-ID": message_id(email.kind, email.position)},
+    )
+    try:
+        message.send()
+    except Exception as error:
+        logger.exception("sending %s failed", email)
+        _finish(email, OutgoingEmail.State.FAILED, error=str(error))
+        return False
+    _finish(email, OutgoingEmail.State.SENT)
+    return True
+
+
+def _claimable():
+    """Pending e-mails, and those whose claim is older than the lease: their sender died, or stalled."""
+    lapsed = timezone.now() - timedelta(seconds=settings.EMAIL_SENDING_LEASE_SECONDS)
+    return Q(state=OutgoingEmail.State.PENDING) | Q(state=OutgoingEmail.State.SENDING, claimed_at__lt=lapsed)
 
 
 def _claim_pending() -> list[OutgoingEmail]:
-    """Move every pending e-mail to "sending" for this worker, in one transaction, and return them.
+    """Move every claimable e-mail to "sending" for this worker, in one transaction, and return them.
 
     SKIP LOCKED lets concurrent workers claim disjoint sets; a claimed message is
-    never claimed again. Oldest first (the model orders newest first, for the
-    admin): a confirmation goes out before its dispatch notice.
+    claimed again only once its lease has lapsed. Oldest first (the model orders
+    newest first, for the admin): a confirmation goes out before its dispatch notice.
     """
+    claimable = _claimable()
+    now = timezone.now()
     with transaction.atomic(using=READ_PRIMARY):
         emails = list(
             OutgoingEmail.objects.using(READ_PRIMARY)
             .select_for_update(skip_locked=True)
-            .filter(state=OutgoingEmail.State.PENDING)
+            .filter(claimable)
             .order_by("position")
         )
-        OutgoingEmail.objects.using(READ_PRIMARY).filter(
-            pk__in=[email.pk for email in emails], state=OutgoingEmail.State.PENDING
-        ).update(state=OutgoingEmail.State.SENDING)
+        OutgoingEmail.objects.using(READ_PRIMARY).filter(claimable, pk__in=[email.pk for email in emails]).update(
+            state=OutgoingEmail.State.SENDING, claimed_at=now
+        )
+    for email in emails:
+        email.state, email.claimed_at = OutgoingEmail.State.SENDING, now
     return emails
 
 
+def _renew(email: OutgoingEmail) -> bool:
+    """Take `email`'s claim afresh just before sending it; False if another sender has taken it over.
+
+    The batch was claimed at once, and sent one by one: renewing each claim as its
+    turn comes means the lease need only outlast one send, not the whole batch. The
+    UPDATE is conditional on the claim being the one this sender made, so a sender
+    that reaches a message after its lapsed claim was taken over leaves it alone:
+    only one still sending when its lease lapsed sends a second copy.
+    """
+    now = timezone.now()
+    if not _held(email).update(claimed_at=now):
+        return False
+    email.claimed_at = now
+    return True
+
+
 def _finish(email: OutgoingEmail, state: str, error: str = "") -> None:
-    OutgoingEmail.objects.using(READ_PRIMARY).filter(pk=email.pk).update(
-        state=state, error=error, sent_at=timezone.now() if state == OutgoingEmail.State.SENT else None
+    # Conditional on the claim, as in _renew: a sender whose claim was taken over mid-send leaves the row to its
+    # new owner, which sends it again and records its own outcome.
+    _held(email).update(state=state, error=error, sent_at=timezone.now() if state == OutgoingEmail.State.SENT else None)
+
+
+def _held(email: OutgoingEmail):
+    return OutgoingEmail.objects.using(READ_PRIMARY).filter(
+        pk=email.pk, state=OutgoingEmail.State.SENDING, claimed_at=email.claimed_at
     )

@@ -4,6 +4,7 @@ import pytest
 from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils.html import escape
 
 from core.admin import stream_url
 from core.routers import pinned_replica
@@ -123,6 +124,15 @@ def test_an_order_summary_shows_its_lines(viewer_client, shop):
 
     assert "<td>KETTLE</td><td>Copper kettle</td><td>1</td>" in page
     assert "<td>MUG</td><td>Blue mug</td><td>2</td>" in page
+
+
+def test_an_outgoing_email_shows_when_it_was_claimed_and_its_message_id(viewer_client, shop):
+    confirmation = OutgoingEmail.objects.using("read").order_by("position").first()  # Ada's order's
+
+    page = viewer_client.get(change(OutgoingEmail, confirmation.pk)).content.decode()
+
+    assert "Claimed at" in page
+    assert escape(f"<order_confirmation.{confirmation.position}@localhost>") in page
 
 
 def test_the_read_side_lists_use_a_date_hierarchy(viewer_client, shop):

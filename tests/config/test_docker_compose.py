@@ -36,6 +36,7 @@ HAVE_SAFE_DEFAULTS = {
     "EMAIL_HOST_PASSWORD",
     "EMAIL_USE_TLS",
     "DEFAULT_FROM_EMAIL",
+    "EMAIL_SENDING_LEASE_SECONDS",
     # Logging: JSON lines by default when DEBUG is off; INFO level.
     "LOG_FORMAT",
     "LOG_LEVEL",

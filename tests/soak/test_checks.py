@@ -1,7 +1,7 @@
 """The soak's checks, each on a tiny made-up history: clean when the promise holds, a violation when it breaks."""
 
 from soak import checks
-from soak.checks import LoggedEvent
+from soak.checks import Email, LoggedEvent
 from soak.history import Exchange, Fault, StreamMessage
 
 
@@ -137,12 +137,45 @@ class TestStock:
         assert checks.units_sold_match_orders(events, {"p": 5, "q": 0}) != []
 
 
-def test_every_email_owed_is_sent_exactly_once():
-    owed = ["Your order 1 is confirmed", "Your order 1 is on its way"]
-    assert checks.emails_sent_once(owed, list(reversed(owed))) == []
-    assert checks.emails_sent_once(owed, owed[:1]) != []
-    assert checks.emails_sent_once(owed, [*owed, owed[0]]) != []
-    assert checks.emails_sent_once(owed, [*owed, "Your order 2 is confirmed"]) != []
+class TestEmailsSentOnce:
+    """The log owes order 1's confirmation (#3) and dispatch notice (#7)."""
+
+    confirmation = Email("<order_confirmation.3@localhost>", "Your order 1 is confirmed")
+    dispatch = Email("<dispatch_notice.7@localhost>", "Your order 1 is on its way")
+    owed = [confirmation, dispatch]
+
+    def test_each_owed_email_sent_once_is_clean(self):
+        assert checks.emails_sent_once(self.owed, [self.dispatch, self.confirmation]) == []
+        assert checks.resends_collapsed([self.dispatch, self.confirmation]) == 0
+
+    def test_a_resend_under_the_same_message_id_is_one_email_and_counted(self):
+        sent = [self.confirmation, self.confirmation, self.dispatch, self.confirmation]
+
+        assert checks.emails_sent_once(self.owed, sent) == []
+        assert checks.resends_collapsed(sent) == 2
+
+    def test_an_email_never_sent_is_a_violation(self):
+        assert checks.emails_sent_once(self.owed, [self.confirmation]) == [
+            "e-mail 'Your order 1 is on its way' (<dispatch_notice.7@localhost>) was never sent"
+        ]
+
+    def test_an_owed_email_sent_under_a_second_message_id_is_a_violation(self):
+        again = Email("<1700000000.123.456@worker-2>", self.confirmation.subject)
+
+        assert checks.emails_sent_once(self.owed, [*self.owed, again]) == [
+            "e-mail 'Your order 1 is confirmed' was sent as <1700000000.123.456@worker-2>, which no e-mail owed "
+            "has, a second Message-ID for an e-mail owed"
+        ]
+
+    def test_an_email_nobody_owes_is_a_violation(self):
+        stray = Email("<order_confirmation.9@localhost>", "Your order 2 is confirmed")
+
+        assert checks.emails_sent_once(self.owed, [*self.owed, stray]) != []
+
+    def test_an_owed_message_id_with_another_subject_is_a_violation(self):
+        wrong = Email(self.dispatch.message_id, "Your order 1 is cancelled")
+
+        assert checks.emails_sent_once(self.owed, [self.confirmation, wrong]) != []
 
 
 def test_followers_must_catch_up_within_the_limit():
