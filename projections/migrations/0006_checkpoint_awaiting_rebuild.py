@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projections', '0004_projection_versions'),
+        ('projections', '0005_outgoingemail_claimed_at'),
     ]
 
     operations = [
