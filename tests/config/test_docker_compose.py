@@ -53,6 +53,7 @@ HAVE_SAFE_DEFAULTS = {
     # One partition per projection unless set; when set, it must be set alike for every process (x-shop-env).
     "PROJECTION_PARTITIONS",
     "REBUILD_BATCH_SIZE",
+    "REBUILD_PROCESSES",
     "PROJECTION_MAX_ATTEMPTS",
     "PROJECTION_SAFETY_NET_SECONDS",
     "QUERY_CACHE_SECONDS",
