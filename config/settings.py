@@ -282,12 +282,15 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Seconds an SMTP connection may block (Django's default is forever): a mail server that hangs must give
+# the notifications queue back, well within EMAIL_SENDING_LEASE_SECONDS, so a hung send is not resent.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Shopfront <shop@localhost>")
 # How long a sender's claim on an e-mail lasts (projections.subscribers.notifications): an e-mail still
 # "sending" after this is taken for lost with its sender, and sent again under the same Message-ID, which the
 # receiver collapses. A sender renews its claim before each message, so this must be long beside one send,
-# a slow mail server's included (the SMTP backend has no timeout: EMAIL_TIMEOUT is not set): a live sender
-# slower than this gets its message sent a second time. Shorter, a dead sender's e-mail goes out sooner.
+# a slow mail server's included (EMAIL_TIMEOUT bounds it): a live sender slower than this gets its message
+# sent a second time. Shorter, a dead sender's e-mail goes out sooner.
 EMAIL_SENDING_LEASE_SECONDS = env.float("EMAIL_SENDING_LEASE_SECONDS", default=60.0)
 
 # --- Asynchronous commands (Prefer: respond-async) ---------------------------

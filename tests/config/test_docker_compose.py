@@ -35,6 +35,7 @@ HAVE_SAFE_DEFAULTS = {
     "EMAIL_HOST_USER",
     "EMAIL_HOST_PASSWORD",
     "EMAIL_USE_TLS",
+    "EMAIL_TIMEOUT",
     "DEFAULT_FROM_EMAIL",
     "EMAIL_SENDING_LEASE_SECONDS",
     # Logging: JSON lines by default when DEBUG is off; INFO level.

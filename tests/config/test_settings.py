@@ -155,3 +155,9 @@ def test_with_nothing_set_cache_celery_and_mail_stay_in_process(embedded):
     assert embedded["CELERY_BROKER_URL"] == "memory://"
     assert embedded["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
     assert embedded["DEBUG"] is True
+
+
+def test_a_hung_mail_server_gives_the_sender_back_well_within_its_claims_lease():
+    from django.conf import settings
+
+    assert 0 < settings.EMAIL_TIMEOUT < settings.EMAIL_SENDING_LEASE_SECONDS / 2
