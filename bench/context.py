@@ -37,7 +37,8 @@ class Sizes:
     naive_events: int = 3_000
     http_seconds: float = 15.0
     http_rounds: int = 6
-    http_threads: int = 6
+    http_threads: int = 6  # the Python client's threads (benchmark 7)
+    http_connections: int = 6  # wrk's connections at saturation (benchmarks 1 and 9)
     append_seconds: float = 4.0
     lag_seconds: float = 30.0
     lag_rate: float = 100.0
