@@ -2,7 +2,7 @@
 
 It creates its own databases (bench_write, bench_read: dropped at the end unless --keep)
 and a private redis-server, and runs the benchmarks in the order their data allows:
-1, 2, 7 and 8 on a small shop, then 3, 4, 6 and 5 on the generated history.
+1, 2, 7 and 8 on a small shop, then 3, 4, 6, 9 and 5 on the generated history.
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ ORDER = [
     ("3", "bench.projection_throughput"),
     ("4", "bench.rebuild_all"),
     ("6", "bench.query_latency"),
+    ("9", "bench.http_reads"),
     ("5", "bench.projection_lag"),
 ]
 # The benchmarks whose load comes from wrk (bench/wrk.py).
 NEEDS_WRK = {"1", "9"}
 # The benchmarks that only need the whole history with the read models at its head, so can run on a kept one.
-REUSABLE = {"5", "6"}
+REUSABLE = {"5", "6", "9"}
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,7 +62,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--reuse-history",
         action="store_true",
-        help="Benchmarks 5 and 6 only: reuse the history a run with --keep left in the same databases instead of "
+        help="Benchmarks 5, 6 and 9 only: reuse the history a run with --keep left in the same databases instead of "
         "generating it again (saves several minutes when iterating); implies --keep.",
     )
     args = parser.parse_args(argv)

@@ -24,8 +24,6 @@ from bench.report import Section
 
 TITLE = "1. Command throughput over HTTP"
 TARGET = 0.9
-WARM_UP_SECONDS = 2
-PROFILE_SECONDS = 5
 # Distinct orders in each contender's request file; wrk goes round them again.
 ORDERS = 2_000
 CONTENDERS = ("PlaceOrder", "baseline")
@@ -101,16 +99,16 @@ def measure(run: Run, files: dict[str, Path], url: str, server_pid: int) -> Meas
     from bench.baseline_app.models import PlainOrder
     from commands.models import Order
 
-    connections = run.sizes.http_connections
+    connections, profile_seconds = run.sizes.http_connections, run.sizes.profile_seconds
     for requests in files.values():
-        wrk.measure(url, requests, seconds=WARM_UP_SECONDS, connections=connections)
+        wrk.measure(url, requests, seconds=run.sizes.http_warm_up_seconds, connections=connections)
     orders_before, plain_before = Order.objects.count(), PlainOrder.objects.count()
     rounds = wrk.alternate(
         url, files, rounds=run.sizes.http_rounds, seconds=_round_seconds(run), connections=connections
     )
     placed, plain = Order.objects.count() - orders_before, PlainOrder.objects.count() - plain_before
-    spy = start_spy(server_pid, PROFILE_SECONDS, rate=100, subprocesses=True)
-    wrk.measure(url, files["PlaceOrder"], seconds=PROFILE_SECONDS, connections=connections)
+    spy = start_spy(server_pid, profile_seconds, rate=100, subprocesses=True)
+    wrk.measure(url, files["PlaceOrder"], seconds=profile_seconds, connections=connections)
     return Measured(rounds, placed, plain, spy_report(spy))
 
 
@@ -130,11 +128,11 @@ def report(run: Run, requests: OrderRequests, measured: Measured) -> Section:
 
 
 def _details(run: Run, requests: OrderRequests, measured: Measured) -> list[str]:
-    rounds, seconds = measured.rounds, _round_seconds(run)
+    rounds, seconds, sizes = measured.rounds, _round_seconds(run), run.sizes
     server = f"scripts/serve, {run.args.web_workers} uvicorn workers"
     details = [
-        f"- Server: {server}, DEBUG off; client: wrk, 1 thread, {run.sizes.http_connections} keep-alive connections, "
-        f"{run.sizes.http_rounds} alternating rounds of {seconds} s per contender after {WARM_UP_SECONDS} s "
+        f"- Server: {server}, DEBUG off; client: wrk, 1 thread, {sizes.http_connections} keep-alive connections, "
+        f"{sizes.http_rounds} alternating rounds of {seconds} s per contender after {sizes.http_warm_up_seconds} s "
         "of warm-up each; p50 and p99 are the medians of the rounds'.",
         f"- Data: {len(requests.customers)} customers (token auth), {len(requests.products)} products; "
         f"{ORDERS} orders, the same for both, each of 3 distinct random products, quantity 1-3.",
@@ -145,7 +143,7 @@ def _details(run: Run, requests: OrderRequests, measured: Measured) -> list[str]
         f"{rounds.row('baseline create', 'baseline')} {measured.plain} plain orders |",
         "",
         f"- Ratio: the median of the {run.sizes.http_rounds} rounds' ratios (each round: PlaceOrder, then the "
-        f"baseline); rounds: {rounds.rates(*CONTENDERS)} requests/s.",
+        f"baseline); rounds: {rounds.by_round(*CONTENDERS)} requests/s.",
     ]
     for name in CONTENDERS:
         if rounds.failures(name):
@@ -153,7 +151,7 @@ def _details(run: Run, requests: OrderRequests, measured: Measured) -> list[str]
     return [
         *details,
         "",
-        f"Profile of the web workers during {PROFILE_SECONDS} s more of PlaceOrder (py-spy, not measured):",
+        f"Profile of the web workers during {run.sizes.profile_seconds} s more of PlaceOrder (py-spy, not measured):",
         "",
         *measured.profile,
     ]

@@ -127,6 +127,10 @@ def measure(url: str, requests: Path, *, seconds: int, connections: int, threads
         raise RuntimeError(f"{error}\n{finished.stderr[-2000:]}") from error
 
 
+# The figures of a Result that rounds compare.
+P50, P99, RATE = attrgetter("p50_ms"), attrgetter("p99_ms"), attrgetter("rate")
+
+
 @dataclass
 class Rounds:
     """Each contender's results, round by round: round i of one ran next to round i of the others."""
@@ -148,7 +152,8 @@ class Rounds:
     def ratio(self, ours: str, theirs: str, figure: Callable[[Result], float]) -> float:
         """The median of the rounds' ratios figure(ours) / figure(theirs): one spoilt round does not move it."""
         pairs = zip(self.results[ours], self.results[theirs], strict=True)
-        return statistics.median(figure(a) / figure(b) for a, b in pairs if figure(b))
+        ratios = [figure(a) / figure(b) for a, b in pairs if figure(b)]
+        return statistics.median(ratios) if ratios else float("nan")  # nothing answered: no ratio, not a crash
 
     def ok(self, name: str) -> int:
         return sum(result.ok for result in self.results[name])
@@ -161,10 +166,10 @@ class Rounds:
         """The first few non-2xx answers wrk kept (status and the start of the body)."""
         return [failure for result in self.results[name] for failure in result.failures][:3]
 
-    def rates(self, ours: str, theirs: str) -> str:
-        """Each round's requests/s of both, e.g. "159/163, 171/177"."""
+    def by_round(self, ours: str, theirs: str, figure: Callable[[Result], float] = RATE, digits: int = 0) -> str:
+        """A figure of both, round by round: "159/163, 171/177" (requests/s, unless told)."""
         pairs = zip(self.results[ours], self.results[theirs], strict=True)
-        return ", ".join(f"{a.rate:.0f}/{b.rate:.0f}" for a, b in pairs)
+        return ", ".join(f"{figure(a):.{digits}f}/{figure(b):.{digits}f}" for a, b in pairs)
 
     def row(self, name: str, contender: str) -> str:
         """A Markdown table row: requests/s, 2xx, errors, p50 and p99 ms (medians over the rounds)."""
@@ -173,10 +178,6 @@ class Rounds:
             f"| {name} | {self.rate(contender):,.1f} | {self.ok(contender)} | {self.errors(contender)} "
             f"| {p50:.2f} | {p99:.2f} |"
         )
-
-
-# The figures of a Result that rounds compare.
-P50, P99, RATE = attrgetter("p50_ms"), attrgetter("p99_ms"), attrgetter("rate")
 
 
 def alternate(
@@ -192,8 +193,8 @@ def alternate(
 
 
 def whole_seconds(seconds: float) -> int:
-    """wrk's -d takes whole seconds: at least one."""
-    return max(1, round(seconds))
+    """wrk's -d takes whole seconds: the whole ones of `seconds`, and at least one."""
+    return max(1, int(seconds))
 
 
 def throughput_figure(
