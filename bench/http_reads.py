@@ -19,12 +19,16 @@ import random
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench import pending_waits, wrk
 from bench.context import Run
 from bench.load import Connection
 from bench.profiling import spy_report, start_spy
 from bench.report import Figure, Section
+
+if TYPE_CHECKING:  # the baseline app's modules import its models, which need it installed (bench.settings)
+    from bench.baseline_app.copies import Table
 
 TITLE = "9. Reads over HTTP"
 TARGET = 0.8
@@ -91,7 +95,7 @@ class Measured:
 
 
 def run(run: Run) -> Section:
-    readers, copied = set_up(run)
+    readers, tables = set_up(run)
     web, url = run.services.web_server(run.env, workers=run.args.web_workers)
     try:
         measured = [measure(run, url, web.process.pid, read) for read in readers.reads()]
@@ -106,16 +110,16 @@ def run(run: Run) -> Section:
     finally:
         run.services.stop(web)
         pending_waits.catch_up()
-    return report(run, readers, copied, measured, waited)
+    return report(run, readers, tables, measured, waited)
 
 
-def set_up(run: Run) -> tuple[Readers, dict[str, int]]:
+def set_up(run: Run) -> tuple[Readers, list[Table]]:
     """The read models at the head, copied into the plain tables; tokens of customers with orders; products."""
     from bench.baseline_app.copies import copy_read_models
     from queries.models import CustomerOrderHistory, ProductCatalog
 
     run.read_models()
-    copied = copy_read_models(
+    tables = copy_read_models(
         read_url=run.databases.url(run.databases.read), write_url=run.databases.url(run.databases.write)
     )
     generator = random.Random(9)
@@ -124,7 +128,7 @@ def set_up(run: Run) -> tuple[Readers, dict[str, int]]:
     users = generator.sample(users, min(len(users), max(run.sizes.query_samples, pending_waits.WAITERS)))
     products = sorted(str(product) for product in ProductCatalog.objects.values_list("product_id", flat=True))
     generator.shuffle(products)
-    return Readers(tokens=_tokens(users), products=products), copied
+    return Readers(tokens=_tokens(users), products=products), tables
 
 
 def _tokens(users: list[int]) -> list[str]:
@@ -193,11 +197,11 @@ def first_difference(ours, theirs, where: str = "") -> str:
 
 
 def report(
-    run: Run, readers: Readers, copied: dict[str, int], measured: list[Measured], waited: pending_waits.Waited
+    run: Run, readers: Readers, tables: list[Table], measured: list[Measured], waited: pending_waits.Waited
 ) -> Section:
     figures = [figure for each in measured for figure in _figures(each)]
     figures += pending_waits.figures(measured[0].read.name, waited)
-    return Section(TITLE, figures=figures, details=_details(run, readers, copied, measured, waited))
+    return Section(TITLE, figures=figures, details=_details(run, readers, tables, measured, waited))
 
 
 def _figures(measured: Measured) -> list[Figure]:
@@ -222,7 +226,7 @@ def _figures(measured: Measured) -> list[Figure]:
 
 
 def _details(
-    run: Run, readers: Readers, copied: dict[str, int], measured: list[Measured], waited: pending_waits.Waited
+    run: Run, readers: Readers, tables: list[Table], measured: list[Measured], waited: pending_waits.Waited
 ) -> list[str]:
     sizes = run.sizes
     details = [
@@ -231,9 +235,9 @@ def _details(
         f"of {_round_seconds(run)} s per contender after {sizes.http_warm_up_seconds} s of warm-up each; over one "
         f"connection {_low_load_rounds(run)} rounds. Ratios are the medians of the rounds' ratios (requests/s: "
         "query API / plain; latency: plain / query API); p50 and p99 are the medians of the rounds'.",
-        f"- Data: the generated history, {waited.position - 1:,} events in the log; plain tables copied from the "
-        "read models: "
-        + ", ".join(f"{table} {rows:,} rows" for table, rows in copied.items())
+        f"- Data: the generated history, {waited.position - 1:,} events in the log; the read models copied into "
+        "plain tables, then both compacted (VACUUM FULL) and analyzed: "
+        + ", ".join(map(str, tables))
         + f". {len(readers.tokens)} customers with orders, each request with one's token in turn; product detail "
         f"goes round {len(readers.products):,} products; lists are the first page (20).",
         "- Same answers (each read's first request, both contenders, their lists' links aside): "

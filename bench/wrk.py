@@ -198,22 +198,22 @@ def whole_seconds(seconds: float) -> int:
 
 
 def throughput_figure(
-    number: str, measure: str, unit: str, rounds: Rounds, contenders: tuple[str, str], baseline: str, target: float
+    number: str, what: str, unit: str, rounds: Rounds, contenders: tuple[str, str], baseline: str, target: float
 ) -> Figure:
     """Requests/s of the first contender against the second: the ratio is the median of the rounds' ratios."""
     ours, theirs = contenders
     ratio = rounds.ratio(ours, theirs, RATE)
     value, baseline_value = rounds.rate(ours), rounds.rate(theirs)
-    return Figure(number, measure, value, unit, baseline, baseline_value, ratio, f">= {target}", ratio >= target)
+    return Figure(number, what, value, unit, baseline, baseline_value, ratio, f">= {target}", ratio >= target)
 
 
-def latency_figures(number: str, measure: str, rounds: Rounds, contenders: tuple[str, str], baseline: str) -> list:
+def latency_figures(number: str, what: str, rounds: Rounds, contenders: tuple[str, str], baseline: str) -> list[Figure]:
     """p50 and p99 (medians over the rounds) of the first contender against the second; ratio baseline / ours."""
     ours, theirs = contenders
     return [
         Figure(
             number,
-            f"{measure}: {name}",
+            f"{what}: {name}",
             rounds.median(ours, figure),
             "ms",
             baseline,
