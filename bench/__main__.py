@@ -2,7 +2,7 @@
 
 It creates its own databases (bench_write, bench_read: dropped at the end unless --keep)
 and a private redis-server, and runs the benchmarks in the order their data allows:
-1, 2, 7 and 8 on a small shop, then 3, 4, 6 and 5 on the generated history.
+1, 2, 7 and 8 on a small shop, then 3, 4, 6, 9 and 5 on the generated history.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import report
+from bench import report, wrk
 from bench.environment import Databases, environment
 from tests.processes import Services
 
@@ -29,10 +29,13 @@ ORDER = [
     ("3", "bench.projection_throughput"),
     ("4", "bench.rebuild_all"),
     ("6", "bench.query_latency"),
+    ("9", "bench.http_reads"),
     ("5", "bench.projection_lag"),
 ]
+# The benchmarks whose load comes from wrk (bench/wrk.py).
+NEEDS_WRK = {"1", "9"}
 # The benchmarks that only need the whole history with the read models at its head, so can run on a kept one.
-REUSABLE = {"5", "6"}
+REUSABLE = {"5", "6", "9"}
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,7 +62,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--reuse-history",
         action="store_true",
-        help="Benchmarks 5 and 6 only: reuse the history a run with --keep left in the same databases instead of "
+        help="Benchmarks 5, 6 and 9 only: reuse the history a run with --keep left in the same databases instead of "
         "generating it again (saves several minutes when iterating); implies --keep.",
     )
     args = parser.parse_args(argv)
@@ -74,6 +77,9 @@ def _chosen(args: argparse.Namespace) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
+    if missing := _missing_wrk(args):
+        print(f"python -m bench: {missing}", file=sys.stderr)
+        return 2
     started_at, started = datetime.now(UTC), time.monotonic()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-"))
     services = Services(log_dir)
@@ -97,6 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_results_file:
         print(f"results: {_write_results(sections, started_at, started, _context(args, run, load_before))}")
     return 1 if any(section.error for section in sections) else 0
+
+
+def _missing_wrk(args: argparse.Namespace) -> str:
+    """Why the chosen benchmarks cannot run without wrk, if they need it and it is not installed; else ""."""
+    needing = sorted(_chosen(args) & NEEDS_WRK)
+    if not needing:
+        return ""
+    try:
+        wrk.wrk_binary()
+    except wrk.WrkMissing as missing:
+        return f"{missing} (benchmarks {', '.join(needing)} load the web server with it)"
+    return ""
 
 
 def _set_up(args: argparse.Namespace, databases: Databases, services: Services, log_dir: Path):

@@ -37,7 +37,10 @@ class Sizes:
     naive_events: int = 3_000
     http_seconds: float = 15.0
     http_rounds: int = 6
-    http_threads: int = 6
+    http_threads: int = 6  # the Python client's threads (benchmark 7)
+    http_connections: int = 6  # wrk's connections at saturation (benchmarks 1 and 9)
+    http_warm_up_seconds: int = 2  # per contender, before the rounds (1, 9)
+    profile_seconds: int = 5  # of load under py-spy after the rounds (1, 9)
     append_seconds: float = 4.0
     lag_seconds: float = 30.0
     lag_rate: float = 100.0
@@ -52,6 +55,8 @@ class Sizes:
             naive_events=500,
             http_seconds=3.0,
             http_rounds=2,
+            http_warm_up_seconds=1,
+            profile_seconds=1,
             append_seconds=1.0,
             lag_seconds=5.0,
             query_samples=30,

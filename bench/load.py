@@ -60,17 +60,20 @@ def median(values: list[float]) -> float:
 
 
 class Connection:
-    """One keep-alive connection, reopened whenever the server closes it."""
+    """One keep-alive connection, reopened whenever the server closes it; from `source`, a local address, if given."""
 
-    def __init__(self, base_url: str, timeout: float = 60):
+    def __init__(self, base_url: str, timeout: float = 60, *, source: str | None = None):
         parts = urlsplit(base_url)
         self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
+        self.source_address = (source, 0) if source else None
         self._connection: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
         for attempt in range(2):
             if self._connection is None:
-                self._connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                self._connection = http.client.HTTPConnection(
+                    self.host, self.port, timeout=self.timeout, source_address=self.source_address
+                )
             try:
                 self._connection.request(method, path, body=body, headers=headers)
                 response = self._connection.getresponse()
@@ -146,3 +149,53 @@ def timed_requests(base_url: str, requests: list[tuple[str, str, bytes | None, d
     result.seconds = time.monotonic() - began
     connection.close()
     return result
+
+
+class Waiters:
+    """Requests kept waiting on the server, each from its own loopback address, each sent again once answered.
+
+    A server that counts waits per client address (QUERY_WAITS_PER_CLIENT) sees as many clients as
+    requests: 127.0.0.2, 127.0.0.3, ... (Linux answers the whole of 127.0.0.0/8 on the loopback).
+    They start `spread` seconds apart in all, so that waits that run out do not all run out at once.
+    Use as a context manager: the waits are pending inside the block.
+    """
+
+    def __init__(self, base_url: str, requests: list[tuple[str, str, bytes | None, dict[str, str]]], *, spread: float):
+        self.base_url, self.requests, self.spread = base_url, requests, spread
+        self.statuses: Counter = Counter()
+        self.waited: list[float] = []  # how long each answer took, seconds
+        self.bodies: dict[int, bytes] = {}  # the start of the first answer of each status
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> Waiters:
+        self._stopping.clear()
+        self._threads = []
+        for n, request in enumerate(self.requests):
+            address, delay = f"127.0.0.{2 + n}", self.spread * n / len(self.requests)
+            thread = threading.Thread(target=self._keep_waiting, args=(address, delay, request), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._stopping.wait(self.spread)  # until every one has been sent
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def _keep_waiting(self, address: str, delay: float, request) -> None:
+        connection = Connection(self.base_url, source=address)
+        self._stopping.wait(delay)
+        while not self._stopping.is_set():
+            sent = time.monotonic()
+            try:
+                status, data = connection.request(*request)
+            except OSError as error:
+                status, data = 599, str(error).encode()
+            with self._lock:
+                self.statuses[status] += 1
+                self.waited.append(time.monotonic() - sent)
+                self.bodies.setdefault(status, data[:200])
+        connection.close()

@@ -11,4 +11,7 @@ urlpatterns = [
     path("write/orders/", views.WriteOrdersView.as_view()),
     path("write/products/", views.WriteProductsView.as_view()),
     path("write/sales/daily/", views.WriteDailySalesView.as_view()),
+    path("read/products/", views.PlainProductsView.as_view()),
+    path("read/products/<uuid:pk>/", views.PlainProductView.as_view()),
+    path("read/orders/", views.PlainOrdersView.as_view()),
 ]

@@ -4,6 +4,9 @@
   (no events, no stock check, no version): the baseline of PlaceOrder over HTTP.
 - The `Write…View`s answer the query API's questions straight from the write model, with
   joins and aggregation at request time: the baselines of the read models.
+- The `Plain…View`s answer the query API's reads from plain tables holding the read models' rows
+  (benchmark 9): a RetrieveAPIView or ListAPIView, a ModelSerializer, the same page size and auth,
+  and nothing else: no read position, no throttles, no response cache, no replica.
 """
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
@@ -12,10 +15,11 @@ from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, Pre
 from django.db.models.functions import Coalesce, TruncDate
 from rest_framework import generics, serializers, viewsets
 from rest_framework.pagination import CursorPagination, PageNumberPagination
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 
-from bench.baseline_app.models import PlainOrder, PlainOrderLine
+from bench.baseline_app.models import PlainOrder, PlainOrderLine, PlainOrderSummary, PlainProduct
 from commands.models import Order, OrderLine, Product
+from queries.serializers import OrderLineSerializer
 
 # --- The command baseline -------------------------------------------------------------------
 
@@ -177,3 +181,51 @@ class WriteDailySalesView(generics.ListAPIView):
             )
             .order_by("-date")
         )
+
+
+# --- The baselines of reads over HTTP: the read models' rows in plain tables ------------------
+
+
+class PlainProductSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PlainProduct
+        fields = ["id", "sku", "name", "description", "category", "price", "stock_available", "units_sold"]
+        fields += ["status", "updated_at"]
+
+
+class PlainProductView(generics.RetrieveAPIView):
+    """A product of the catalog. Public."""
+
+    queryset = PlainProduct.objects.all()
+    serializer_class = PlainProductSerializer
+    permission_classes = [AllowAny]
+
+
+class PlainProductsView(generics.ListAPIView):
+    """The catalog by name, a page at a time. Public."""
+
+    queryset = PlainProduct.objects.all()
+    serializer_class = PlainProductSerializer
+    permission_classes = [AllowAny]
+    pagination_class = _Page
+
+
+class PlainOrderSummarySerializer(serializers.ModelSerializer):
+    # The query API's own line serializer: its prices come out with two decimals, whatever the JSON holds.
+    lines = OrderLineSerializer(many=True)
+
+    class Meta:
+        model = PlainOrderSummary
+        fields = ["id", "customer_id", "customer_name", "customer_email", "status", "item_count", "total"]
+        fields += ["currency", "lines", "placed_at", "paid_at", "shipped_at", "cancelled_at", "cancellation_reason"]
+
+
+class PlainOrdersView(generics.ListAPIView):
+    """The signed-in user's orders, newest first."""
+
+    serializer_class = PlainOrderSummarySerializer
+    permission_classes = [IsAuthenticated]
+    pagination_class = _NewestFirst
+
+    def get_queryset(self):
+        return PlainOrderSummary.objects.filter(user=self.request.user)
