@@ -136,10 +136,10 @@ class Stream:
                 if batch.start > self.position:
                     async for part in self._catch_up(until=batch.start):
                         yield part
-                heard += [message.wire for message in batch.messages if self.sends(message)]
+                heard += [message for message in batch.messages if self.sends(message)]
                 self.position = max(self.position, batch.through)
             if heard:
-                yield b"".join(heard)
+                yield wire.sent(heard)
 
     def sends(self, message: Message) -> bool:
         """Whether to send `message`: one this stream may hear, and (a row's) not sent already by a catch-up."""
@@ -152,10 +152,10 @@ class Stream:
         more = True
         while more and (until is None or self.position < until):
             messages, through, more = await briefly(read_changes, rows, self.position, until)
-            heard = [message.wire for message in messages if self.listener.hears(message)]
+            heard = [message for message in messages if self.listener.hears(message)]
             self.position = through
             if heard:
-                yield b"".join(heard)
+                yield wire.sent(heard)
 
 
 class Hub:
