@@ -18,7 +18,9 @@ moves a projection's rows and its checkpoint in one transaction, and one
 statement reads one snapshot (on PostgreSQL as on SQLite), so the rows are
 exactly the log folded up to C; no REPEATABLE READ transaction is needed. A
 replica serves as well as the primary: an older snapshot only leaves more of
-the log to fold. For a row the batch first changes at the event at position E:
+the log to fold. A row its aggregate's first event creates in the batch (a new
+order) has nothing to load. For a row the batch first changes at the event at
+position E:
 
 - C < E: the read model's row, folded forward through the events of (C, E)
   that change it (a slice of the log, read once for the whole batch);
@@ -150,8 +152,10 @@ class LiveRows:
                 if handler is None:
                     continue
                 for key in handler.rows(recorded.event, recorded):
-                    if key not in self._rows[topic]:
-                        firsts.setdefault(topic, {}).setdefault(key, recorded.position)
+                    if key not in self._rows[topic] and key not in firsts.setdefault(topic, {}):
+                        firsts[topic][key] = None if _creates(recorded, key) else recorded.position
+        firsts = {topic: {key: first for key, first in keys.items() if first} for topic, keys in firsts.items()}
+        firsts = {topic: keys for topic, keys in firsts.items() if keys}
         if not firsts:
             return
         for topic, (before, after) in _rows_for(firsts, events).items():
@@ -164,6 +168,15 @@ class LiveRows:
         for rows in self._rows.values():
             while len(rows) > self.capacity:
                 rows.popitem(last=False)
+
+
+def _creates(recorded: RecordedEvent, key) -> bool:
+    """Whether `recorded` creates the aggregate `key`: its row cannot exist before, so there is none to load.
+
+    An aggregate's id is drawn as it is created, and the write side lets no
+    event refer to one that does not exist (an order's products, say).
+    """
+    return recorded.version == 1 and recorded.stream_id == key
 
 
 def _rows_for(firsts: dict[str, dict], events: list[RecordedEvent]) -> dict[str, tuple[dict, dict]]:
