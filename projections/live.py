@@ -34,7 +34,9 @@ position E:
   (the row after E is gone from it), has no row for the key (a new row has
   little history, and a missing one is not to be trusted), is not live or was
   built by another version of its projection (Checkpoint.state,
-  projections.versions), or when C lies more than LOG_SLICE_EVENTS from the batch.
+  projections.versions), or cannot be read (the read database is away: the
+  stream still needs only the log), or when C lies more than LOG_SLICE_EVENTS
+  from the batch.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import models
+from django.db import DatabaseError, models
 from django.db.models import Subquery
 
 from commands.eventlog import RecordedEvent, head_position, read_events
@@ -185,7 +187,7 @@ def _rows_for(firsts: dict[str, dict], events: list[RecordedEvent]) -> dict[str,
     `before`: rows as they are just before E (a row that does not exist yet is left out);
     `after`: rows that are already right after E, read from the read model.
     """
-    stored = {topic: _read_model(topic, keys) for topic, keys in firsts.items()}
+    stored = {topic: _read_model_or_none(topic, keys) for topic, keys in firsts.items()}
     log = _Log(events, [read.position for read in stored.values() if read and read.trusted])
     loaded = {}
     for topic, keys in firsts.items():
@@ -207,6 +209,15 @@ class _ReadModel:
     rows: dict
     position: int
     trusted: bool  # live, and built by this code's version of the handlers: the log folded up to `position`
+
+
+def _read_model_or_none(topic: str, keys: Iterable) -> _ReadModel | None:
+    """`_read_model`, or None while the read database cannot answer: the stream goes on from the log alone."""
+    try:
+        return _read_model(topic, keys)
+    except DatabaseError:
+        logger.warning("live %s rows: the read model could not be read; folding their histories", topic, exc_info=True)
+        return None
 
 
 def _read_model(topic: str, keys: Iterable) -> _ReadModel | None:

@@ -6,7 +6,7 @@ Transactional: the rows are read from the replica when one is configured, which 
 """
 
 import pytest
-from django.db import connections
+from django.db import OperationalError, connections
 from django.test.utils import CaptureQueriesContext
 
 from commands.eventlog import head_position, read_events
@@ -156,6 +156,17 @@ def test_a_row_missing_from_the_read_model_is_folded_from_its_history(shop):
 
     for after in range(head_position()):
         assert shown(from_cold(after)) == shown([c for c in expected if c.position > after]), after
+
+
+def test_a_read_database_that_cannot_answer_leaves_the_rows_to_their_histories(two_days, monkeypatch):
+    def unreachable(topic, keys):
+        raise OperationalError("the read database is away")
+
+    monkeypatch.setattr(live, "_read_model", unreachable)
+    expected = whole_log()
+
+    for after in (0, expected[len(expected) // 2].position):
+        assert shown(from_cold(after)) == shown([c for c in expected if c.position > after])
 
 
 # --- What loading costs ------------------------------------------------------------------------------------------
