@@ -1,11 +1,12 @@
 """The fan-out of live changes to a web process's streams: each change is read and rendered once, then relayed.
 
 One Hub per process (per event loop) follows the event log: woken by the
-projections' checkpoint announcements (queries.listening), and every
-STREAM_HEARTBEAT_SECONDS anyway for the announcements lost while Redis was
-away, it reads the events after its position, folds the changed rows
-(projections.live), renders each message once and offers the batch to every
-stream. A stream only filters what its listener may hear.
+announcements of the log's head after each commit and of the followers'
+checkpoints (queries.listening), and every STREAM_HEARTBEAT_SECONDS anyway for
+the announcements lost while Redis was away, it reads the events after its
+position, folds the changed rows (projections.live), renders each message once
+and offers the batch to every stream. A stream only filters what its listener
+may hear.
 
 Each batch says which stretch of the log it covers. A stream keeps its own
 position and, if a batch starts past it (it joined while the hub was reading,
