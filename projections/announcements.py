@@ -5,6 +5,10 @@ listen to this channel instead of polling the checkpoint table. An announcement
 is a hint, never the truth: the waiter re-reads the checkpoint from the database
 it will answer from, and falls back to reading it now and then if
 announcements are lost (Redis down or restarted), so losing one only delays.
+
+The log itself is announced too, as LOG, after commands commit (projections.tasks
+wakes the followers then): the live stream folds its changes from the log, so it
+reads a change as soon as it is committed instead of after a projection has applied it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from projections import wakeups
 logger = logging.getLogger(__name__)
 
 CHANNEL = "projections:checkpoints"
+# The name the log's head is announced under (no follower's).
+LOG = "log"
 
 
 def announce(name: str, position: int) -> None:

@@ -29,7 +29,16 @@ from projections.base import Projection
 from projections.registry import registry
 from projections.rows import Row
 
-__all__ = ["PastState", "StateAfterEvent", "head_position", "past_states", "state_at", "states_by_position"]
+__all__ = [
+    "PastState",
+    "StateAfterEvent",
+    "fold_into",
+    "head_position",
+    "past_states",
+    "rows_before",
+    "state_at",
+    "states_by_position",
+]
 
 
 @dataclass(frozen=True)
@@ -43,25 +52,26 @@ class PastState:
     row: Row  # a plain row (projections.rows), with its model's _meta
 
 
-def _order_streams(order_id: uuid.UUID) -> list[uuid.UUID]:
-    return [order_id]
+def _order_streams(order_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    return list(order_ids)
 
 
-def _product_streams(product_id: uuid.UUID) -> list[uuid.UUID]:
-    return [product_id, *OrderLine.objects.filter(product_id=product_id).values_list("order_id", flat=True)]
+def _product_streams(product_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    orders = OrderLine.objects.filter(product_id__in=product_ids).values_list("order_id", flat=True)
+    return [*product_ids, *set(orders)]
 
 
-def _customer_streams(customer_id: uuid.UUID) -> list[uuid.UUID]:
-    return [customer_id, *Order.objects.filter(customer_id=customer_id).values_list("id", flat=True)]
+def _customer_streams(customer_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    return [*customer_ids, *Order.objects.filter(customer_id__in=customer_ids).values_list("id", flat=True)]
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where an aggregate's read-model row comes from: its projection, and the streams that may change it."""
+    """Where an aggregate's read-model rows come from: their projection, and the streams that may change them."""
 
     aggregate: type[models.Model]
     projection: str
-    streams: Callable[[uuid.UUID], list[uuid.UUID]]
+    streams: Callable[[list[uuid.UUID]], list[uuid.UUID]]  # every stream that may change any of the rows given
 
 
 SOURCES = {
@@ -74,7 +84,34 @@ SOURCES = {
 def past_states(aggregate: str, key: uuid.UUID) -> list[PastState]:
     """Every state of the read-model row of `aggregate` ("order", "product", ...) `key`, oldest first."""
     source = SOURCES[aggregate]
-    return fold_states(registry()[source.projection], key, read_streams(source.streams(key)))
+    return fold_states(registry()[source.projection], key, read_streams(source.streams([key])))
+
+
+def rows_before(aggregate: str, positions: dict) -> dict:
+    """Rows of `aggregate`, by key, each as it was just before the position given for it, from its whole history.
+
+    One read of the log for all of them. A key whose row did not exist yet is left out.
+    """
+    source = SOURCES[aggregate]
+    projection = registry()[source.projection]
+    rows: dict = {}
+    for recorded, handler in projection.relevant(read_streams(source.streams(list(positions)))):
+        keys = [key for key in handler.rows(recorded.event, recorded) if recorded.position < positions.get(key, 0)]
+        if keys:
+            fold_into(projection, recorded, handler, rows, keys)
+    return rows
+
+
+def fold_into(projection: Projection, recorded, handler, rows: dict, keys) -> None:
+    """Fold one event into the rows of `keys` only (adding those it creates); its other rows are left alone.
+
+    As past states fold one row at a time: the event's other rows are folded
+    into fresh rows that are thrown away.
+    """
+    scratch = {key: rows[key] for key in keys if key in rows}
+    projection.fold([(recorded, handler)], scratch, projection.model)
+    for key in keys:
+        rows[key] = scratch[key]
 
 
 def fold_states(projection: Projection, key, events) -> list[PastState]:

@@ -86,11 +86,17 @@ def load(row_class: type[Row], model: type[models.Model], keys: Iterable) -> dic
         records = model._default_manager.db_manager(READ_PRIMARY).filter(pk__in=keys).values_list(*columns)
     rows = {}
     for record in records:
-        row = object.__new__(row_class)
-        for column, value in zip(columns, record, strict=True):
-            setattr(row, column, value)
+        row = from_record(row_class, record)
         rows[getattr(row, row_class._key)] = row
     return rows
+
+
+def from_record(row_class: type[Row], record: Iterable) -> Row:
+    """A row from its columns' values, in the order of `row_class._columns`."""
+    row = object.__new__(row_class)
+    for column, value in zip(row_class._columns, record, strict=True):
+        setattr(row, column, value)
+    return row
 
 
 def _select_pg(connection, row_class: type[Row], model: type[models.Model], keys: list) -> list[tuple]:

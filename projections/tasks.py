@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from projections import monitoring, versions, wakeups
+from projections import announcements, monitoring, versions, wakeups
 from projections.rebuild import RebuildRefused, RebuildResult, rebuild
 from projections.registry import lane, registry
 from projections.runner import Outcome, catch_up, catch_up_projections
@@ -140,20 +140,24 @@ def wake(name: str, *, force: bool = False) -> bool:
     return _enqueue([name])
 
 
-def wake_all(**signal_kwargs) -> None:
-    """Receiver of commands.signals.events_recorded: wake every follower that has no run pending.
+def wake_all(events=(), **signal_kwargs) -> None:
+    """Receiver of commands.signals.events_recorded: announce the log's head, wake every follower with no run pending.
 
     Every commit lands here, so the pending keys are claimed in one round trip to the cache.
     With WAKE_UPS_IN_BACKGROUND (set by scripts/serve) the commit only nudges this process's
     waker thread, and the command's response does not wait for the cache and the broker.
     """
+    head = max((recorded.position for recorded in events), default=0)
     if settings.WAKE_UPS_IN_BACKGROUND:
-        _waker.nudge()
+        _waker.nudge(head)
     else:
-        _wake_every_follower()
+        _wake_every_follower(head)
 
 
-def _wake_every_follower() -> None:
+def _wake_every_follower(head: int) -> None:
+    if head:
+        # First: the live streams read the log itself, and need no follower to have run.
+        announcements.announce(announcements.LOG, head)
     _enqueue(wakeups.claim_all(registry()))
 
 
@@ -162,7 +166,8 @@ WAKE_UP_GATHER_SECONDS = 0.002
 
 
 class _Waker:
-    """This process's one thread that wakes the followers after commits, off the requests' path.
+    """This process's one thread that announces the log's head and wakes the followers after commits, off the
+    requests' path.
 
     A commit sets the nudge after it is visible; the thread clears the nudge before it
     claims, so every commit is followed by at least one claim that starts after it, as
@@ -179,8 +184,12 @@ class _Waker:
         self._starting = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._head = 0  # the newest position committed since the last claim
+        self._head_lock = threading.Lock()
 
-    def nudge(self) -> None:
+    def nudge(self, head: int = 0) -> None:
+        with self._head_lock:
+            self._head = max(self._head, head)
         self._nudged.set()
         # Started lazily, and again in a forked child (threads do not survive a fork).
         if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
@@ -197,8 +206,10 @@ class _Waker:
             self._nudged.wait()
             time.sleep(WAKE_UP_GATHER_SECONDS)
             self._nudged.clear()
+            with self._head_lock:
+                head, self._head = self._head, 0
             try:
-                _wake_every_follower()
+                _wake_every_follower(head)
             except Exception:  # never let the thread die: the next commit must still wake the followers
                 logger.exception("could not wake the followers; the safety net will catch them up")
 

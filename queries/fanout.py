@@ -1,11 +1,12 @@
 """The fan-out of live changes to a web process's streams: each change is read and rendered once, then relayed.
 
 One Hub per process (per event loop) follows the event log: woken by the
-projections' checkpoint announcements (queries.listening), and every
-STREAM_HEARTBEAT_SECONDS anyway for the announcements lost while Redis was
-away, it reads the events after its position, folds the changed rows
-(projections.live), renders each message once and offers the batch to every
-stream. A stream only filters what its listener may hear.
+announcements of the log's head after each commit and of the followers'
+checkpoints (queries.listening), and every STREAM_HEARTBEAT_SECONDS anyway for
+the announcements lost while Redis was away, it reads the events after its
+position, folds the changed rows (projections.live), renders each message once
+and offers the batch to every stream. A stream only filters what its listener
+may hear.
 
 Each batch says which stretch of the log it covers. A stream keeps its own
 position and, if a batch starts past it (it joined while the hub was reading,
@@ -136,10 +137,10 @@ class Stream:
                 if batch.start > self.position:
                     async for part in self._catch_up(until=batch.start):
                         yield part
-                heard += [message.wire for message in batch.messages if self.sends(message)]
+                heard += [message for message in batch.messages if self.sends(message)]
                 self.position = max(self.position, batch.through)
             if heard:
-                yield b"".join(heard)
+                yield wire.sent(heard)
 
     def sends(self, message: Message) -> bool:
         """Whether to send `message`: one this stream may hear, and (a row's) not sent already by a catch-up."""
@@ -152,10 +153,10 @@ class Stream:
         more = True
         while more and (until is None or self.position < until):
             messages, through, more = await briefly(read_changes, rows, self.position, until)
-            heard = [message.wire for message in messages if self.listener.hears(message)]
+            heard = [message for message in messages if self.listener.hears(message)]
             self.position = through
             if heard:
-                yield b"".join(heard)
+                yield wire.sent(heard)
 
 
 class Hub:

@@ -1,10 +1,11 @@
 """The checkpoint announcements this web process hears: one Redis subscription, shared by all who listen.
 
 Requests waiting for a read position (queries.waiting) and live streams
-(queries.stream) hear the projections' announcements (projections.announcements)
-through here. One subscription per process and event loop, opened by the first
-listener and closed with the last, keeps a thousand streams from holding a
-thousand Redis connections. An announcement is only a hint: whoever hears one
+(queries.stream) hear the projections' announcements, and those of the log's
+head after each commit (projections.announcements), through here. One
+subscription per process and event loop, opened by the first listener and
+closed with the last, keeps a thousand streams from holding a thousand Redis
+connections. An announcement is only a hint: whoever hears one
 re-reads the truth from a database, and keeps a fallback re-read for the
 announcements lost while Redis was away. After Redis comes back the
 subscription is opened again, and everyone is woken, since what was announced

@@ -9,6 +9,14 @@ status (the detail of /api/queries/projections/<name>/). A status is not in the
 log, so it has no `id` and leaves the client's Last-Event-ID alone; a stream
 that (re)connects first receives every status as it is now.
 
+One event can change several rows a client hears (an order placed for three
+products: three `product` messages). They go out one after the other, and only
+the last carries the event's `id` (`sent`): a client cut off between them still
+holds the id before that event, so it resumes there and receives all of that
+event's messages again, rather than resuming at the event and losing the rest.
+A message received twice is the same row twice; a stream that resumes sends
+nothing before its position.
+
 The fan-out to a process's streams is queries.fanout; the view is queries.stream_view.
 """
 
@@ -73,6 +81,7 @@ class Message:
     position: int | None  # the event's, for a row; None for a status, which is not in the log
     customer_id: uuid.UUID | None  # whose order it is; None on every other topic
     wire: bytes
+    wire_without_id: bytes = b""  # a row's, sent when another message of its event follows (see `sent`)
 
 
 @dataclass(frozen=True)
@@ -102,15 +111,22 @@ def change_messages(changes: list[Change]) -> list[Message]:
         of_topic = [change for change in changes if change.topic == topic]
         data = serializer([change.row for change in of_topic], many=True).data if of_topic else []
         details.update(zip(map(id, of_topic), data, strict=True))
-    return [
-        Message(
-            change.topic,
-            change.position,
-            change.row.customer_id if change.topic == ORDER else None,
-            wire(change.topic, change.position, details[id(change)]),
-        )
-        for change in changes
-    ]
+    messages = []
+    for change in changes:
+        data = JSONRenderer().render(details[id(change)])
+        customer_id = change.row.customer_id if change.topic == ORDER else None
+        with_id, without_id = _wire(change.topic, change.position, data), _wire(change.topic, None, data)
+        messages.append(Message(change.topic, change.position, customer_id, with_id, without_id))
+    return messages
+
+
+def sent(messages: list[Message]) -> bytes:
+    """What a client is sent for `messages` (those it hears, in log order): each event's `id` on its last only."""
+    parts = []
+    for message, following in zip(messages, [*messages[1:], None], strict=True):
+        more_of_its_event = message.position is not None and following and following.position == message.position
+        parts.append(message.wire_without_id if more_of_its_event else message.wire)
+    return b"".join(parts)
 
 
 def status_message(status: FollowerStatus) -> Message:
@@ -120,8 +136,12 @@ def status_message(status: FollowerStatus) -> Message:
 
 def wire(topic: str, position: int | None, data) -> bytes:
     """A server-sent event: the topic, the log position as its id (if it has one), the data as one line of JSON."""
+    return _wire(topic, position, JSONRenderer().render(data))
+
+
+def _wire(topic: str, position: int | None, rendered: bytes) -> bytes:
     field = b"" if position is None else b"id: %d\n" % position
-    return b"event: %s\n%sdata: %s\n\n" % (topic.encode(), field, JSONRenderer().render(data))
+    return b"event: %s\n%sdata: %s\n\n" % (topic.encode(), field, rendered)
 
 
 def opening(position: int) -> bytes:

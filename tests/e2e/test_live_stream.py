@@ -92,6 +92,20 @@ def test_a_customer_hears_their_order_paid_and_another_customer_never_does(servi
     assert heard_by_bob[0].id > paid["position"]
 
 
+def test_a_change_reaches_its_stream_on_its_commit_with_no_follower_running(services):
+    _, redis_url = services.redis()
+    environment = service_environment(redis_url, **NO_REREAD)
+    base_url = services.web(environment)  # no worker: no projection applies the change, none announces it
+    staff = Shopper(base_url, StaffFactory())
+    alice = a_customer(base_url)
+    order = order_one(alice, register_a_kettle(staff))
+
+    alices = Listening(stream_url(base_url, "order"), headers=alice.headers, until=lambda parser: bool(parser.events))
+    paid = alice.command(f"orders/{order['id']}/pay/")
+
+    assert order_events(alices.result()) == [(order["id"], "paid", paid["position"])]
+
+
 def test_resuming_at_a_last_event_id_delivers_exactly_the_missed_changes_in_order_even_from_a_new_web_process(
     services,
 ):

@@ -5,9 +5,11 @@ wake-up is logged and beat's safety net catches up later.
 """
 
 import threading
+import uuid
 from collections import Counter
 
 import pytest
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 from redis import Redis
 from redis.client import Pipeline
@@ -15,7 +17,7 @@ from redis.client import Pipeline
 from commands.eventlog import RecordedEvent
 from commands.models import StoredEvent
 from commands.signals import events_recorded
-from projections import wakeups
+from projections import announcements, wakeups
 from projections.registry import registry
 from projections.tasks import catch_up_everything, run_follower
 from tests.factories import ProductFactory
@@ -31,6 +33,11 @@ def events_committed(times: int) -> None:
     """What the event log does after each of `times` commits."""
     for _ in range(times):
         events_recorded.send(sender=RecordedEvent, events=[])
+
+
+def recorded_at(position: int) -> RecordedEvent:
+    """An event as the log hands it to the receivers of a commit: only its position matters here."""
+    return RecordedEvent(position, uuid.uuid4(), 1, "ProductRestocked", {}, {}, timezone.now())
 
 
 def runs_started() -> None:
@@ -72,6 +79,17 @@ def test_a_burst_of_real_commands_enqueues_at_most_one_run_per_follower(enqueued
         restock(kettle, 1)
 
     assert Counter(enqueued) == EVERY_FOLLOWER_ONCE
+
+
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_a_commit_announces_the_logs_new_head_to_the_live_streams(monkeypatch, enqueued):
+    kettle = ProductFactory(stock=10)
+    announced = []
+    monkeypatch.setattr(announcements, "announce", lambda name, position: announced.append((name, position)))
+
+    recorded = restock(kettle, 1)
+
+    assert announced == [(announcements.LOG, recorded.position)]
 
 
 @pytest.mark.django_db(databases="__all__", transaction=True)
@@ -193,6 +211,17 @@ def test_in_the_background_a_burst_of_commits_still_enqueues_one_run_per_followe
     run_follower("order_summary")
     events_committed(1)
     wait_for(lambda: Counter(enqueued) == EVERY_FOLLOWER_ONCE + Counter(["order_summary"]))
+
+
+def test_in_the_background_a_burst_of_commits_announces_the_newest_head(wake_ups_in_background, monkeypatch):
+    announced = []
+    monkeypatch.setattr(announcements, "announce", lambda name, position: announced.append((name, position)))
+
+    for position in range(1, 101):
+        events_recorded.send(sender=RecordedEvent, events=[recorded_at(position)])
+
+    wait_for(lambda: announced and announced[-1] == (announcements.LOG, 100))
+    assert [position for _name, position in announced] == sorted(position for _name, position in announced)
 
 
 def test_the_waker_survives_a_broken_cache_and_wakes_on_the_next_commit(

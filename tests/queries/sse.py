@@ -23,12 +23,14 @@ class Parser:
     """Feed it the stream's bytes; it keeps the dispatched messages and the last id, as EventSource does."""
 
     def __init__(self):
+        self.received = b""  # every byte fed, as the stream sent them
         self.buffer = b""
         self.events: list[Event] = []
         self.last_id: int | None = None
         self.comments = 0
 
     def feed(self, part: bytes) -> None:
+        self.received += part
         self.buffer += part
         while b"\n\n" in self.buffer:
             block, self.buffer = self.buffer.split(b"\n\n", 1)
@@ -43,6 +45,16 @@ class Parser:
                 self.last_id = int(fields["id"])
             if "data" in fields:  # an event without an id has the last one, as EventSource gives it
                 self.events.append(Event(fields.get("event", "message"), self.last_id, json.loads(fields["data"])))
+
+
+def cut_off(received: bytes, *, after: int) -> Parser:
+    """What a client had heard of `received` when its connection dropped right after `after` messages."""
+    parser = Parser()
+    for block in received.split(b"\n\n"):
+        if len(parser.events) == after:
+            break
+        parser.feed(block + b"\n\n")
+    return parser
 
 
 def collect(stream, *, until, meanwhile=None, timeout: float = 10) -> Parser:

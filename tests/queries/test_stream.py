@@ -11,10 +11,10 @@ from django.test import AsyncClient
 
 from commands.eventlog import head_position
 from queries import fanout, listening
-from queries.stream import Listener, TopicsRefused, heartbeat, opening, requested_topics, topics_for, wire
+from queries.stream import Listener, TopicsRefused, heartbeat, opening, requested_topics, sent, topics_for, wire
 from tests.factories import ProductFactory, StaffFactory, place_order
 from tests.projections.helpers import pay
-from tests.queries.sse import Parser, collect
+from tests.queries.sse import Parser, collect, cut_off
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -88,6 +88,17 @@ def test_the_opening_and_the_heartbeat_move_the_id_without_dispatching_an_event(
     assert (parser.events, parser.last_id, parser.comments) == ([], 9, 1)
 
 
+def test_of_an_events_messages_only_the_last_carries_its_id():
+    def message(topic, position, data):
+        return fanout.Message(topic, position, None, wire(topic, position, data), wire(topic, None, data))
+
+    parser = Parser()
+    parser.feed(opening(6) + sent([message("order", 7, {}), message("product", 7, {}), message("product", 8, {})]))
+
+    # As EventSource dispatches them: a message without an id carries the last one before it.
+    assert [(event.topic, event.id) for event in parser.events] == [("order", 6), ("product", 7), ("product", 8)]
+
+
 # --- Through the view: refusals and headers -----------------------------------------
 
 
@@ -146,6 +157,24 @@ def test_resuming_delivers_every_change_after_the_position_in_order(customer, ke
     assert [event.data.get("status") for event in heard] == ["placed", "active", "paid"]
     assert heard[1].data["stock_available"] == 8
     assert [event.id for event in heard] == sorted(event.id for event in heard)
+
+
+def test_a_client_cut_off_between_an_events_messages_resumes_before_that_event_and_loses_none(customer):
+    products = ProductFactory.create_batch(3, stock=10)
+    before = head_position()
+    place_order(customer, dict.fromkeys(products, 1))  # one event, a message for each of its three products
+    placed = head_position()
+    catalog = Listener(frozenset({"product"}))
+    whole = collect(fanout.stream(catalog, before), until=lambda parser: len(parser.events) == 3)
+
+    dropped = cut_off(whole.received, after=1)
+    resumed = collect(
+        fanout.stream(catalog, dropped.last_id),
+        until=lambda parser: parser.last_id is not None and parser.last_id >= placed,
+    )
+
+    assert {event.data["id"] for event in dropped.events + resumed.events} == {str(product.pk) for product in products}
+    assert [event.data for event in resumed.events] == [event.data for event in whole.events]  # the event again, whole
 
 
 def test_a_change_after_connecting_arrives_live_as_the_detail_shows_it(customer, kettle, customer_client):
