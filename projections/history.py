@@ -26,7 +26,7 @@ from django.db import models
 from commands.eventlog import head_position, read_streams
 from commands.models import Customer, Order, OrderLine, Product
 from projections.base import Projection
-from projections.registry import registry
+from projections.registry import replayable_projections
 from projections.rows import Row
 
 __all__ = [
@@ -84,7 +84,7 @@ SOURCES = {
 def past_states(aggregate: str, key: uuid.UUID) -> list[PastState]:
     """Every state of the read-model row of `aggregate` ("order", "product", ...) `key`, oldest first."""
     source = SOURCES[aggregate]
-    return fold_states(registry()[source.projection], key, read_streams(source.streams([key])))
+    return fold_states(replayable_projections()[source.projection], key, read_streams(source.streams([key])))
 
 
 def rows_before(aggregate: str, positions: dict) -> dict:
@@ -93,7 +93,7 @@ def rows_before(aggregate: str, positions: dict) -> dict:
     One read of the log for all of them. A key whose row did not exist yet is left out.
     """
     source = SOURCES[aggregate]
-    projection = registry()[source.projection]
+    projection = replayable_projections()[source.projection]
     rows: dict = {}
     for recorded, handler in projection.relevant(read_streams(source.streams(list(positions)))):
         keys = [key for key in handler.rows(recorded.event, recorded) if recorded.position < positions.get(key, 0)]

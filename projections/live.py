@@ -58,7 +58,7 @@ from projections import rows as row_store
 from projections.base import HandlerFailed, Projection
 from projections.history import SOURCES, fold_into, rows_before
 from projections.models import Checkpoint
-from projections.registry import registry
+from projections.registry import partitions_of, replayable_projections
 
 __all__ = ["Change", "LiveRows", "customer_of", "head_position", "read_events", "topic_event_types"]
 
@@ -90,7 +90,7 @@ def topic_event_types(topics: Iterable[str]) -> set[str]:
 
 
 def _projection(topic: str) -> Projection:
-    return registry()[SOURCES[topic].projection]
+    return replayable_projections()[SOURCES[topic].projection]
 
 
 class LiveRows:
@@ -187,19 +187,31 @@ def _rows_for(firsts: dict[str, dict], events: list[RecordedEvent]) -> dict[str,
     `before`: rows as they are just before E (a row that does not exist yet is left out);
     `after`: rows that are already right after E, read from the read model.
     """
-    stored = {topic: _read_model_or_none(topic, keys) for topic, keys in firsts.items()}
-    log = _Log(events, [read.position for read in stored.values() if read and read.trusted])
-    loaded = {}
-    for topic, keys in firsts.items():
-        read = stored[topic]
+    stored = [
+        (topic, owned, _read_model_or_none(part, owned))
+        for topic, keys in firsts.items()
+        for part, owned in _by_partition(topic, keys)
+    ]
+    log = _Log(events, [read.position for _, _, read in stored if read and read.trusted])
+    loaded: dict[str, tuple[dict, dict]] = {topic: ({}, {}) for topic in firsts}
+    for topic, keys, read in stored:
         if read and read.trusted and log.covers(read.position):
             before, after, whole = _from_read_model(_projection(topic), keys, read, log)
         else:
             before, after, whole = {}, {}, dict(keys)
         if whole:
             before.update(rows_before(topic, whole))
-        loaded[topic] = (before, after)
+        loaded[topic][0].update(before)
+        loaded[topic][1].update(after)
     return loaded
+
+
+def _by_partition(topic: str, keys: dict):
+    """`keys` split by the partition of the topic's projection that owns them: each is at its own checkpoint."""
+    for part in partitions_of(SOURCES[topic].projection):
+        owned = {key: first for key, first in keys.items() if part.partition.owns(key)}
+        if owned:
+            yield part, owned
 
 
 @dataclass(frozen=True)
@@ -211,23 +223,22 @@ class _ReadModel:
     trusted: bool  # live, and built by this code's version of the handlers: the log folded up to `position`
 
 
-def _read_model_or_none(topic: str, keys: Iterable) -> _ReadModel | None:
+def _read_model_or_none(projection: Projection, keys: Iterable) -> _ReadModel | None:
     """`_read_model`, or None while the read database cannot answer: the stream goes on from the log alone."""
     try:
-        return _read_model(topic, keys)
+        return _read_model(projection, keys)
     except DatabaseError:
-        logger.warning("live %s rows: the read model could not be read; folding their histories", topic, exc_info=True)
+        logger.warning("live %s rows: could not be read; folding their histories", projection.name, exc_info=True)
         return None
 
 
-def _read_model(topic: str, keys: Iterable) -> _ReadModel | None:
-    """The read model's rows of `keys` with their projection's checkpoint; None if it has none of them.
+def _read_model(projection: Projection, keys: Iterable) -> _ReadModel | None:
+    """The rows of `keys` (all of one partition) with that partition's checkpoint; None if it has none of them.
 
-    One query, the checkpoint a subquery of it: the runner moves a projection's
+    One query, the checkpoint a subquery of it: the runner moves a partition's
     rows and checkpoint in one transaction, and one statement reads one snapshot.
     Any read database will do (a replica's older snapshot leaves more log to fold).
     """
-    projection = _projection(topic)
     row_class = projection.row_type(projection.model)
     checkpoint = Checkpoint.objects.filter(name=projection.name)
     fields = ("position", "state", "version")

@@ -7,6 +7,7 @@ Transactional: the rows are read from the replica when one is configured, which 
 
 import pytest
 from django.db import OperationalError, connections
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from commands.eventlog import head_position, read_events
@@ -195,3 +196,17 @@ def test_a_cold_batch_reads_its_rows_from_the_read_models_in_one_query_and_no_hi
     assert len(read.captured_queries) == 1
     # And no history is read from the log.
     assert written.captured_queries == []
+
+
+@override_settings(PROJECTION_PARTITIONS=dict.fromkeys(STREAMED, 2))
+def test_a_cold_process_reads_each_partitions_rows_at_that_partitions_own_checkpoint(shop):
+    a_day(*shop)
+    for name in STREAMED:
+        project(f"{name}.1of2")
+    a_day(*shop)
+    for name in STREAMED:
+        project(f"{name}.2of2")  # partition 2 at the head, partition 1 a day behind it
+    expected = whole_log()
+
+    for after in range(head_position()):
+        assert shown(from_cold(after, page=4)) == shown([c for c in expected if c.position > after]), after
