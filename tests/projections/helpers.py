@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
+from django.db import connections, transaction
 
 from commands.commands import CancelOrder, ChangePrice, DiscontinueProduct, PayOrder, RestockProduct, ShipOrder
 from commands.handlers import Recorded, dispatch
@@ -105,6 +108,35 @@ def broken(name: str, event_type: str, *, at: int, times: int | None = None):
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(type(projection).handlers, event_type, dataclasses.replace(handler, apply=apply))
         yield calls
+
+
+@contextmanager
+def locked_elsewhere(lock: Callable[[], object]):
+    """Run `lock` (a SELECT ... FOR UPDATE on `read`) from another connection, holding its rows until the block ends."""
+    locked, release = threading.Event(), threading.Event()
+    errors = []
+
+    def hold():
+        try:
+            with transaction.atomic(using=READ_PRIMARY):
+                lock()
+                locked.set()
+                release.wait(timeout=30)  # whoever queued on the lock would wait this long
+        except Exception as error:
+            errors.append(error)
+        finally:
+            locked.set()
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    locked.wait(timeout=30)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert errors == []
 
 
 def checkpoint(name: str) -> Checkpoint:

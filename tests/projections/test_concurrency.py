@@ -5,10 +5,9 @@ LOCKED, so a runner that finds it held returns BUSY instead of queueing.
 """
 
 import threading
-from contextlib import contextmanager
 
 import pytest
-from django.db import connections, transaction
+from django.db import connections
 
 from commands.eventlog import head_position
 from core.routers import READ_PRIMARY
@@ -18,38 +17,14 @@ from projections.runner import Outcome, catch_up, ensure_checkpoints
 from projections.tasks import run_follower
 from queries.models import OrderSummary, ProductCatalog
 from tests.factories import ProductFactory, place_order
-from tests.projections.helpers import checkpoint, project, row
+from tests.projections.helpers import checkpoint, locked_elsewhere, project, row
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(databases="__all__", transaction=True)]
 
 
-@contextmanager
 def checkpoint_held(name: str):
     """Hold `name`'s checkpoint row locked from another connection, as a runner in mid-batch does."""
-    locked, release = threading.Event(), threading.Event()
-    errors = []
-
-    def hold():
-        try:
-            with transaction.atomic(using=READ_PRIMARY):
-                Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=name)
-                locked.set()
-                release.wait(timeout=30)  # a runner that queued on the lock would wait this long
-        except Exception as error:
-            errors.append(error)
-        finally:
-            locked.set()
-            connections.close_all()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    locked.wait(timeout=30)
-    try:
-        yield
-    finally:
-        release.set()
-        holder.join(timeout=30)
-    assert errors == []
+    return locked_elsewhere(lambda: Checkpoint.objects.using(READ_PRIMARY).select_for_update().get(name=name))
 
 
 @pytest.fixture

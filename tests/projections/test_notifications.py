@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core import mail
 from django.core.mail import EmailMessage
 from django.core.management import call_command
-from django.db import connections, transaction
+from django.db import connections
 from django.utils import timezone
 
 from config.celery import app
@@ -23,7 +23,7 @@ from projections.models import Checkpoint, OutgoingEmail
 from projections.subscribers.notifications import _claim_pending, _send, send_pending_emails
 from projections.tasks import sweep_outbox
 from tests.factories import ProductFactory, place_order
-from tests.projections.helpers import cancel, checkpoint, pay, project, project_everything, ship
+from tests.projections.helpers import cancel, checkpoint, locked_elsewhere, pay, project, project_everything, ship
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -240,33 +240,9 @@ def test_the_sweep_sends_a_message_whose_wake_up_was_lost(customer, kettle):
     assert outgoing() == [("order_confirmation", "sent")]
 
 
-@contextmanager
 def claim_in_progress():
     """Lock every e-mail row from another connection, as a sender in the middle of its claim does."""
-    locked, release = threading.Event(), threading.Event()
-    errors = []
-
-    def claim():
-        try:
-            with transaction.atomic(using=READ_PRIMARY):
-                list(OutgoingEmail.objects.using(READ_PRIMARY).select_for_update())
-                locked.set()
-                release.wait(timeout=30)  # a sender that queued on the lock would wait this long
-        except Exception as error:
-            errors.append(error)
-        finally:
-            locked.set()
-            connections.close_all()
-
-    claimer = threading.Thread(target=claim)
-    claimer.start()
-    locked.wait(timeout=30)
-    try:
-        yield
-    finally:
-        release.set()
-        claimer.join(timeout=30)
-    assert errors == []
+    return locked_elsewhere(lambda: list(OutgoingEmail.objects.using(READ_PRIMARY).select_for_update()))
 
 
 @pytest.mark.postgres
