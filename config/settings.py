@@ -124,11 +124,20 @@ def _pooled(config: dict, *, timeout: float) -> dict:
     return config
 
 
+# After how many runs on one connection psycopg prepares a statement that PostgreSQL binds
+# (core.statements: the event log's append, the projections' row reads; Django's own queries are
+# bound by the client and never prepared). 0 turns it off, for a pooler in transaction mode that
+# cannot keep a session's prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
+DATABASE_PREPARE_THRESHOLD = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+
+
 def _database(variable: str, sqlite_file: str) -> dict:
     config = env.db_url(variable, default=f"sqlite:///{VAR_DIR / sqlite_file}")
     config.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
     config["CONN_HEALTH_CHECKS"] = True
     _pooled(config, timeout=DATABASE_POOL_TIMEOUT)
+    if config["ENGINE"].startswith("django.db.backends.postgresql") and DATABASE_PREPARE_THRESHOLD > 0:
+        config.setdefault("OPTIONS", {})["prepare_threshold"] = DATABASE_PREPARE_THRESHOLD
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets the API read while a projector writes; the busy timeout makes
         # the second writer wait instead of failing at once.

@@ -18,11 +18,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import psycopg
 from django.db import connections, models
 
 from core import metrics
 from core.routers import READ_PRIMARY
+from core.statements import server_bound_cursor
 
 
 class Row:
@@ -105,8 +105,8 @@ def _select_pg(connection, row_class: type[Row], model: type[models.Model], keys
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in _fields(row_class))
     sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = ANY(%s)"
-    with psycopg.Cursor(connection.connection) as cursor:
-        _execute(connection, cursor, sql, [keys])
+    with server_bound_cursor(connection) as cursor:
+        cursor.execute(sql, [keys])
         records = cursor.fetchall()
     decoders = _json_columns(row_class)
     if decoders:
@@ -156,24 +156,17 @@ def _copy_upsert(connection, row_class: type[Row], model: type[models.Model], ro
         f"SELECT {columns} FROM {quote(table)} WITH NO DATA"
     )
     dumpers = _copy_dumpers(row_class)
-    with psycopg.Cursor(connection.connection) as cursor:  # psycopg's own cursor, in Django's transaction
-        _execute(connection, cursor, create)
+    with server_bound_cursor(connection) as cursor:  # psycopg's own cursor (for COPY), in Django's transaction
+        cursor.execute(create)
         copy_sql = f"COPY {staging} ({columns}) FROM STDIN"
-        with cursor.copy(copy_sql) as copy:
+        with cursor.copy(copy_sql) as copy:  # psycopg's own method, which Django's wrapper does not log
             for row in rows:
                 copy.write_row([dump(getattr(row, column)) for column, dump in dumpers])
-        _execute(connection, cursor, copy_sql, None, executed=True)
-        _execute(connection, cursor, _upsert_sql(connection, row_class, model, f"SELECT {columns} FROM {staging}"))
+        if connection.queries_logged:
+            connection.queries_log.append({"sql": copy_sql, "time": "0.000"})
+        cursor.execute(_upsert_sql(connection, row_class, model, f"SELECT {columns} FROM {staging}"))
         # Emptied now, not at the commit: one transaction may write the same table again (a rebuild's last replay).
-        _execute(connection, cursor, f"TRUNCATE {staging}")
-
-
-def _execute(connection, cursor, sql: str, params=None, *, executed: bool = False) -> None:
-    """Run `sql` on psycopg's own cursor, logged where Django logs its queries (DEBUG, tests counting queries)."""
-    if not executed:
-        cursor.execute(sql, params)
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": sql, "time": "0.000"})
+        cursor.execute(f"TRUNCATE {staging}")
 
 
 def staging_table(table: str) -> str:

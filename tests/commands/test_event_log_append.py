@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from commands import eventlog
 from commands.errors import VersionConflict
@@ -56,3 +56,23 @@ def test_a_stream_not_at_the_expected_version_is_a_conflict_that_appends_nothing
 def test_an_append_outside_a_transaction_is_refused():
     with pytest.raises(RuntimeError, match="inside the command's transaction"):
         eventlog.append(uuid.uuid4(), [ProductDiscontinued(product_id=uuid.uuid4())], expected_version=0, metadata={})
+
+
+@pytest.mark.postgres
+def test_postgresql_prepares_the_append_once_per_connection_and_runs_it_as_prepared():
+    def prepared_appends() -> list[tuple[str, int]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT parameter_types::text, generic_plans + custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE %s",
+                ["%pg_advisory_xact_lock%"],
+            )
+            return cursor.fetchall()
+
+    for _ in range(10):  # psycopg prepares a statement on its prepare_threshold-th run (5)
+        stream = uuid.uuid4()
+        _append(stream, [ProductRestocked(product_id=stream, quantity=1, stock=1)], 0)
+
+    [(parameter_types, runs)] = prepared_appends()
+    assert "uuid" in parameter_types  # bound by PostgreSQL, not formatted into the text by Django
+    assert runs >= 5

@@ -46,6 +46,7 @@ HAVE_SAFE_DEFAULTS = {
     # The web processes' pool and background wake-ups: scripts/serve turns them on, the workers go without.
     "DATABASE_POOL_SIZE",
     "DATABASE_POOL_TIMEOUT",
+    "DATABASE_PREPARE_THRESHOLD",
     "WAKE_UPS_IN_BACKGROUND",
     "COMMAND_SWEEP_SECONDS",
     "COMMAND_SWEEP_AFTER_SECONDS",
