@@ -344,6 +344,9 @@ QUERY_MAX_PAGE_SIZE = env.int("QUERY_MAX_PAGE_SIZE", default=100)
 QUERY_MIN_POSITION_WAIT_SECONDS = env.float("QUERY_MIN_POSITION_WAIT_SECONDS", default=2.0)
 # Requests one client (by address) may hold waiting for a read position, per web process.
 QUERY_WAITS_PER_CLIENT = env.int("QUERY_WAITS_PER_CLIENT", default=8)
+# How long a web process answers with a read position it has read already (queries.consistency):
+# one statement fewer per query, for a position at most this much older than the data.
+READ_POSITION_REUSE_SECONDS = env.float("READ_POSITION_REUSE_SECONDS", default=0.05)
 # A live stream's heartbeat comment, and how often each web process re-reads the event log for
 # changes whose announcement was lost (Redis away): so proxies keep it open, and nothing waits longer.
 STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15.0)

@@ -10,8 +10,10 @@ events the data does not yet show. Nothing here writes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import DatabaseError
 from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException, ValidationError
@@ -79,13 +81,38 @@ def read_position(projections: Iterable[str], *, using: str) -> int:
     return min((positions.get(name, 0) for name in names), default=0)
 
 
+# (database alias, projections) -> (position, time.monotonic() before it was read), in this process.
+_recent_positions: dict[tuple[str, tuple[str, ...]], tuple[int, float]] = {}
+
+
+def recent_read_position(projections: Iterable[str], *, using: str, at_least: int | None = None) -> int:
+    """The read position of `projections` on `using`, as this process read it at most READ_POSITION_REUSE_SECONDS ago.
+
+    Still a truthful lower bound: a checkpoint only moves forward on its
+    database (a rebuild swaps in tables at least as far), so data read now
+    from `using` holds every event up to a position read from it before. It
+    saves each read a statement; the cost is a position up to that much older
+    than the data. One below `at_least` (the client's X-Min-Position) is read again.
+    (A read database replaced by an empty one, in a recovery, is the exception for as long.)
+    """
+    key = (using, tuple(projections))
+    now = time.monotonic()
+    recent = _recent_positions.get(key)
+    fresh_enough = recent is not None and now - recent[1] < settings.READ_POSITION_REUSE_SECONDS
+    if fresh_enough and (at_least is None or recent[0] >= at_least):
+        return recent[0]
+    position = read_position(key[1], using=using)
+    _recent_positions[key] = (position, now)
+    return position
+
+
 def checked_position(projections: Iterable[str], minimum: int | None, *, using: str) -> int:
     """Return the read position of `projections` on `using`; raise ProjectionBehind if it is below `minimum`.
 
     The waiting happened before the view ran (queries.waiting, in the event
     loop): this is the final word, with no thread held on a wait.
     """
-    position = read_position(projections, using=using)
+    position = recent_read_position(projections, using=using, at_least=minimum)
     if minimum is not None and position < minimum:
         raise ProjectionBehind(position=position, minimum=minimum, retry_after=RETRY_AFTER_SECONDS)
     return position

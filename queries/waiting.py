@@ -72,12 +72,13 @@ class MinPositionMiddleware:
 
     async def __call__(self, request):
         projections = _projections_awaited(request)
-        if not projections:
+        minimum = _requested_minimum(request) if projections else None
+        if minimum is None:  # most reads: nothing to wait for, and the view pins its own replica
             return await self.get_response(request)
         with pinned_replica() as pin:
             # Choosing may connect to a replica to see that it answers: not on the event loop.
             database = await sync_to_async(lambda: pin.alias)()
-            refusal = await _wait(request, projections, database)
+            refusal = await _wait(projections, minimum, request, database)
             return refusal or await self.get_response(request)
 
 
@@ -94,14 +95,16 @@ def _projections_awaited(request) -> tuple[str, ...]:
     return tuple(awaited(match.kwargs)) if awaited else ()
 
 
-async def _wait(request, projections: tuple[str, ...], database: str) -> JsonResponse | None:
-    """Wait until `projections` reach the requested minimum; return a refusal, or None to go on."""
+def _requested_minimum(request) -> int | None:
+    """The client's X-Min-Position; None for none, and for a malformed one, which the view refuses (400)."""
     try:
-        minimum = requested_min_position(request)
+        return requested_min_position(request)
     except ValidationError:
-        return None  # the view answers the 400, with the field's message
-    if minimum is None:
         return None
+
+
+async def _wait(projections: tuple[str, ...], minimum: int, request, database: str) -> JsonResponse | None:
+    """Wait until `projections` reach `minimum` on `database`; return a refusal, or None to go on."""
     try:
         position = await _briefly(database, lambda: read_position(projections, using=database))
     except DATABASE_ERRORS:
