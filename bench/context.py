@@ -44,6 +44,7 @@ class Sizes:
     append_seconds: float = 4.0
     lag_seconds: float = 30.0
     lag_rate: float = 100.0
+    stream_warm_up_seconds: float = 3.0  # of paced commands before benchmark 8's timed ones, not counted
     query_samples: int = 200
     query_seconds: float = 8.0
 
@@ -59,6 +60,7 @@ class Sizes:
             profile_seconds=1,
             append_seconds=1.0,
             lag_seconds=5.0,
+            stream_warm_up_seconds=1.0,
             query_samples=30,
             query_seconds=3.0,
         )
