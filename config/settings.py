@@ -345,8 +345,9 @@ QUERY_MIN_POSITION_WAIT_SECONDS = env.float("QUERY_MIN_POSITION_WAIT_SECONDS", d
 # Requests one client (by address) may hold waiting for a read position, per web process.
 QUERY_WAITS_PER_CLIENT = env.int("QUERY_WAITS_PER_CLIENT", default=8)
 # How long a web process answers with a read position it has read already (queries.consistency):
-# one statement fewer per query, for a position at most this much older than the data.
-READ_POSITION_REUSE_SECONDS = env.float("READ_POSITION_REUSE_SECONDS", default=0.05)
+# one statement fewer per query, for a position at most this much older than the data. scripts/serve
+# sets 0.05 for the web processes; elsewhere (management commands, tests in-process) it is read afresh.
+READ_POSITION_REUSE_SECONDS = env.float("READ_POSITION_REUSE_SECONDS", default=0.0)
 # A live stream's heartbeat comment, and how often each web process re-reads the event log for
 # changes whose announcement was lost (Redis away): so proxies keep it open, and nothing waits longer.
 STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15.0)

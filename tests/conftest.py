@@ -50,16 +50,6 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _read_positions_read_afresh(settings):
-    """Every query reads its read position afresh, so a test that projects and then reads sees what it projected.
-
-    A web process reuses one for READ_POSITION_REUSE_SECONDS (queries.consistency):
-    tests/queries/test_read_position_reuse.py is about that.
-    """
-    settings.READ_POSITION_REUSE_SECONDS = 0
-
-
 @pytest.fixture
 def staff_user(db):
     return StaffFactory()
