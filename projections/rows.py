@@ -156,7 +156,7 @@ def _copy_upsert(connection, row_class: type[Row], model: type[models.Model], ro
         f"SELECT {columns} FROM {quote(table)} WITH NO DATA"
     )
     dumpers = _copy_dumpers(row_class)
-    with server_bound_cursor(connection) as cursor:  # psycopg's own cursor (for COPY), in Django's transaction
+    with server_bound_cursor(connection) as cursor:  # wraps psycopg's cursor, which has COPY; in Django's transaction
         cursor.execute(create)
         copy_sql = f"COPY {staging} ({columns}) FROM STDIN"
         with cursor.copy(copy_sql) as copy:  # psycopg's own method, which Django's wrapper does not log

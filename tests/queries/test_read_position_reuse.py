@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from queries import consistency
 from tests.queries.helpers import catalog_rows, extend_log_to, read_database, set_checkpoint
@@ -33,8 +34,6 @@ def position(response) -> int:
 
 def checkpoint_reads(client, url, **options) -> tuple[int, object]:
     """How many statements `GET url` ran on the checkpoints, and its response."""
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connections[read_database()]) as captured:
         response = client.get(url, **options)
     return sum("projections_checkpoint" in query["sql"] for query in captured), response
