@@ -17,5 +17,5 @@ def event_log_check() -> dict[str, str]:
         return {"event_log": "ok"}
     return {
         "event_log": f"stalled: a transaction (pid {holder.pid}) has held unprojected positions open for "
-        f"{holder.seconds:.0f}s (limit {limit:.0f}s); later commands wait behind it"
+        f"{holder.seconds:.1f}s (limit {limit:g}s); later commands wait behind it"
     }

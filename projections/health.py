@@ -22,7 +22,7 @@ def followers_check() -> dict[str, str]:
             # The oldest unapplied event has waited too long: the follower is stuck,
             # however few events it is behind.
             results[f"projection:{status.name}"] = (
-                f"stalled: event #{status.position + 1}.. waiting {status.lag_seconds:.0f}s (limit {limit:.0f}s)"
+                f"stalled: event #{status.position + 1}.. waiting {status.lag_seconds:.0f}s (limit {limit:g}s)"
             )
         else:
             results[f"projection:{status.name}"] = "ok"

@@ -8,6 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from commands.eventlog import APPEND_LOCK_KEY
+from commands.health import event_log_check
 from commands.models import StoredEvent
 from config.celery import app
 from projections.models import Checkpoint
@@ -122,14 +123,15 @@ def test_an_unreachable_broker_makes_the_process_unready(client, settings, monke
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_a_transaction_holding_the_event_logs_positions_open_too_long_makes_the_process_unready(client, settings):
-    settings.READY_MAX_LAG_SECONDS = 0.2
+    # A limit of a second leaves the first check room on a loaded machine: it must run within it.
+    settings.READY_MAX_LAG_SECONDS = 1
     write = connections["default"].settings_dict
     with psycopg.connect(
         host=write["HOST"] or "127.0.0.1", port=write["PORT"] or 5432, user=write["USER"], dbname=write["NAME"]
     ) as holder:
         holder.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])  # what an append takes
-        assert client.get("/readyz").json()["checks"]["event_log"] == "ok", "a brief hold is every append's"
-        time.sleep(0.3)
+        assert event_log_check() == {"event_log": "ok"}, "a brief hold is every append's"
+        time.sleep(1.1)
 
         response = client.get("/readyz")
 
