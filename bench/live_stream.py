@@ -36,6 +36,9 @@ STREAMS = 1_000
 SETTLE_SECONDS = 3.0  # after the streams opened, before RSS is read
 DRAIN_SECONDS = 5.0  # after the last command, for the last messages to arrive
 WINDOW_SECONDS = 5
+# Issue 17's goals.
+TARGET_KB_PER_STREAM = 50
+TARGET_P99_MS = 150
 
 
 def run(run: Run) -> Section:
@@ -51,6 +54,7 @@ def run(run: Run) -> Section:
         headers = {"Authorization": f"Token {tokens[n % len(tokens)]}", "Content-Type": "application/json"}
         return "POST", "/api/commands/orders/place/", json.dumps(body).encode(), headers
 
+    payments = _orders_to_pay(shop, run)
     _followers_at_the_head()
     web, url = run.services.web_server(run.env, workers=1)
     # The commands go to a web server of their own: the figure is the relay's, not how one process
@@ -59,7 +63,7 @@ def run(run: Run) -> Section:
     worker = run.services.worker(run.env)
     try:
         pid = _only_child(web.process.pid)
-        measured = asyncio.run(_measure(url, commands_url, pid, tokens, run, place_order))
+        measured = asyncio.run(_measure(url, commands_url, pid, tokens, run, place_order, payments))
     finally:
         run.services.stop(worker)
         run.services.stop(commands_web)
@@ -68,9 +72,17 @@ def run(run: Run) -> Section:
     per_stream_kb = (measured["rss_after"] - measured["rss_before"]) / STREAMS
     rate = run.sizes.lag_rate
     section.figures += [
-        Figure("8", f"RSS per idle stream ({STREAMS} on one web process)", per_stream_kb, "KB"),
-        *_latency_figures(f"Commit -> client at {rate:.0f}/s", measured["alone"]),
+        Figure(
+            "8",
+            f"RSS per idle stream ({STREAMS} on one web process)",
+            per_stream_kb,
+            "KB",
+            target=f"< {TARGET_KB_PER_STREAM} KB",
+            met=per_stream_kb < TARGET_KB_PER_STREAM,
+        ),
+        *_latency_figures(f"Commit -> client at {rate:.0f}/s", measured["alone"], rate),
         *_latency_figures(f"Commit -> client at {rate:.0f}/s, {STREAMS} product streams read", measured["crowded"]),
+        *_latency_figures(f"Commit -> client at {rate:.0f}/s, PayOrder", measured["paid"], rate),
     ]
     section.details += [
         f"- One web process (scripts/serve, 1 uvicorn worker): RSS {measured['rss_before'] / 1024:.1f} MB with one "
@@ -86,15 +98,26 @@ def run(run: Run) -> Section:
             f"{3 * STREAMS:,} messages per order)",
             measured["crowded"],
         ),
+        "- Then, the idle streams closed again, PayOrder at the same rate, of orders placed before the web "
+        "processes started: one row locked and updated, no stock to reserve, so that the command side runs below "
+        "this box's saturation (benchmark 1: about 100 PlaceOrder/s over HTTP is all two cores give) and the "
+        "figure is the relay's; each message timed from paid_at:",
+        _latency_line("PayOrder, the idle streams closed", measured["paid"]),
     ]
     return section
 
 
-def _latency_figures(measure: str, phase: dict) -> list[Figure]:
-    latencies = phase["latencies"]
+def _latency_figures(measure: str, phase: dict, goal_rate: float | None = None) -> list[Figure]:
+    """p50 and p99; with `goal_rate`, the p99 is held to the goal, which counts only if the commands reached it."""
+    latencies, paced = phase["latencies"], phase["paced"]
+    p99 = percentile(latencies, 0.99) * 1000
+    goal = {}
+    if goal_rate is not None:
+        at_rate = paced.ok / paced.seconds >= 0.95 * goal_rate
+        goal = {"target": f"<= {TARGET_P99_MS} ms at {goal_rate:.0f}/s", "met": p99 <= TARGET_P99_MS and at_rate}
     return [
         Figure("8", f"{measure}, p50", median(latencies) * 1000, "ms"),
-        Figure("8", f"{measure}, p99", percentile(latencies, 0.99) * 1000, "ms"),
+        Figure("8", f"{measure}, p99", p99, "ms", **goal),
     ]
 
 
@@ -107,6 +130,35 @@ def _latency_line(condition: str, phase: dict) -> str:
         f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, max {max(latencies, default=0) * 1000:.0f} ms; "
         f"the worst of each {WINDOW_SECONDS} s: {', '.join(f'{worst * 1000:,.0f}' for worst in phase['windows'])} ms."
     )
+
+
+def _orders_to_pay(shop, run: Run):
+    """Place, in-process, an order for each PayOrder the pay phase sends; return its requests, (thread, n) -> request.
+
+    Order n is customer n's (round robin), paid with that customer's token.
+    """
+    from commands.commands import OrderLineRequest, PlaceOrder
+    from commands.handlers import dispatch
+
+    count = int(run.sizes.lag_rate * (run.sizes.stream_warm_up_seconds + run.sizes.lag_seconds)) + 1
+    generator = random.Random(8)
+    customers = shop.customers
+    orders = [
+        dispatch(
+            PlaceOrder(
+                customer_id=None,
+                lines=tuple(OrderLineRequest(p.id, 1) for p in generator.sample(shop.products, 3)),
+            ),
+            customers[n % len(customers)][0],
+        ).aggregate_id
+        for n in range(count)
+    ]
+
+    def pay(_thread: int, n: int):
+        headers = {"Authorization": f"Token {customers[n % len(customers)][2]}", "Content-Type": "application/json"}
+        return "POST", f"/api/commands/orders/{orders[n]}/pay/", b"{}", headers
+
+    return pay
 
 
 def _followers_at_the_head() -> None:
@@ -163,16 +215,20 @@ async def _drain(reader) -> None:
 
 
 async def _timed(reader, timings: list[tuple[float, float]]) -> None:
-    """(arrival, latency) of each order message, timed from its placed_at (chunk-size lines are not data lines)."""
+    """(arrival, latency) of each order message (chunk-size lines are not data lines).
+
+    Timed from the recorded time of the event that produced it: an order's latest time, paid_at once paid.
+    """
     while line := await reader.readline():
         if line.startswith(b"data: "):
             arrived = time.time()
-            placed_at = json.loads(line[6:])["placed_at"]
-            if placed_at:
-                timings.append((arrived, arrived - datetime.fromisoformat(placed_at).timestamp()))
+            order = json.loads(line[6:])
+            changed_at = order["paid_at"] or order["placed_at"]
+            if changed_at:
+                timings.append((arrived, arrived - datetime.fromisoformat(changed_at).timestamp()))
 
 
-async def _measure(url: str, commands_url: str, pid: int, tokens: list[str], run: Run, place_order) -> dict:
+async def _measure(url: str, commands_url: str, pid: int, tokens: list[str], run: Run, place_order, payments) -> dict:
     first = await _open(url, "topics=product")  # the hub and the shared subscription exist from here on
     first_reader = asyncio.create_task(_drain(first[0]))
     await asyncio.sleep(1)
@@ -184,8 +240,17 @@ async def _measure(url: str, commands_url: str, pid: int, tokens: list[str], run
     alone = await _orders_timed(url, commands_url, tokens, run, place_order)
     opened, idle = await _open_idle_streams(url)
     crowded = await _orders_timed(url, commands_url, tokens, run, place_order)
-    await _close([first, *opened], [first_reader, *idle])
-    return {"rss_before": rss_before, "rss_after": rss_after, "opened": len(opened), "alone": alone, "crowded": crowded}
+    await _close(opened, idle)
+    paid = await _orders_timed(url, commands_url, tokens, run, payments)
+    await _close([first], [first_reader])
+    return {
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+        "opened": len(opened),
+        "alone": alone,
+        "crowded": crowded,
+        "paid": paid,
+    }
 
 
 async def _open_idle_streams(url: str) -> tuple[list, list[asyncio.Task]]:
@@ -196,16 +261,22 @@ async def _open_idle_streams(url: str) -> tuple[list, list[asyncio.Task]]:
     return opened, [asyncio.create_task(_drain(reader)) for reader, _writer in opened]
 
 
-async def _orders_timed(url: str, commands_url: str, tokens: list[str], run: Run, place_order) -> dict:
-    """Each customer listens to its orders while PlaceOrder is paced: the messages' latencies after the warm-up."""
+async def _orders_timed(url: str, commands_url: str, tokens: list[str], run: Run, command) -> dict:
+    """Each customer listens to its orders while `command` is paced: the messages' latencies after the warm-up.
+
+    `command(thread, n)` is the n-th request; the timed ones follow the warm-up's in n.
+    """
     timings: list[tuple[float, float]] = []
     customers = [await _open(url, "topics=order", token) for token in tokens]
     readers = [asyncio.create_task(_timed(reader, timings)) for reader, _writer in customers]
     rate = run.sizes.lag_rate
     # Same rate, not counted: the processes' first requests (pools filling, code paths warming) are not the relay's.
-    await asyncio.to_thread(_paced, commands_url, place_order, rate=rate, seconds=run.sizes.stream_warm_up_seconds)
+    warm_up = int(rate * run.sizes.stream_warm_up_seconds)
+    await asyncio.to_thread(_paced, commands_url, command, rate=rate, seconds=run.sizes.stream_warm_up_seconds)
     measured_from = time.time()
-    paced = await asyncio.to_thread(_paced, commands_url, place_order, rate=rate, seconds=run.sizes.lag_seconds)
+    paced = await asyncio.to_thread(
+        _paced, commands_url, lambda thread, n: command(thread, warm_up + n), rate=rate, seconds=run.sizes.lag_seconds
+    )
     await asyncio.sleep(DRAIN_SECONDS)
     await _close(customers, readers)
     timings = [(arrived, latency) for arrived, latency in timings if arrived - latency >= measured_from]
