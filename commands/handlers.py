@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from commands import eventlog
@@ -148,7 +148,7 @@ def change_price(command: ChangePrice, actor, at: datetime | None) -> Recorded:
             raise PriceUnchanged(f"The price of {product.sku} is already {old_price}.")
         product.change_price(command.new_price)
         event = ProductPriceChanged(product_id=product.id, old_price=old_price, new_price=product.price)
-        return _record(product, [event], command, actor, at)
+        return _record(product, [event], command, actor, at, changed=("price",))
 
 
 def restock_product(command: RestockProduct, actor, at: datetime | None) -> Recorded:
@@ -157,7 +157,7 @@ def restock_product(command: RestockProduct, actor, at: datetime | None) -> Reco
         product = _locked_product(command.product_id, command.expected_version)
         product.restock(command.quantity)
         event = ProductRestocked(product_id=product.id, quantity=command.quantity, stock=product.stock)
-        return _record(product, [event], command, actor, at)
+        return _record(product, [event], command, actor, at, changed=("stock",))
 
 
 def discontinue_product(command: DiscontinueProduct, actor, at: datetime | None) -> Recorded:
@@ -165,7 +165,8 @@ def discontinue_product(command: DiscontinueProduct, actor, at: datetime | None)
     with transaction.atomic(using=WRITE_DATABASE):
         product = _locked_product(command.product_id, command.expected_version)
         product.discontinue()
-        return _record(product, [ProductDiscontinued(product_id=product.id)], command, actor, at)
+        event = ProductDiscontinued(product_id=product.id)
+        return _record(product, [event], command, actor, at, changed=("discontinued",))
 
 
 # --- Customers --------------------------------------------------------------
@@ -199,7 +200,7 @@ def place_order(command: PlaceOrder, actor, at: datetime | None) -> Recorded:
         products = {product.pk: product for product in _locked_products(quantities)}
         for product_id, quantity in quantities.items():
             products[product_id].reserve(quantity)
-        Product.objects.bulk_update(products.values(), ["stock"])
+        _save_stock(products.values())
         items = tuple(
             OrderedItem(
                 product_id=product_id,
@@ -243,7 +244,7 @@ def pay_order(command: PayOrder, actor, at: datetime | None) -> Recorded:
         order = _locked_order(command.order_id, command.expected_version, actor)
         order.move_to(OrderStatus.PAID)
         event = OrderPaid(order_id=order.id, customer_id=order.customer_id, amount=order.total)
-        return _record(order, [event], command, actor, at)
+        return _record(order, [event], command, actor, at, changed=("status",))
 
 
 def ship_order(command: ShipOrder, actor, at: datetime | None) -> Recorded:
@@ -252,7 +253,8 @@ def ship_order(command: ShipOrder, actor, at: datetime | None) -> Recorded:
     with transaction.atomic(using=WRITE_DATABASE):
         order = _locked_order(command.order_id, command.expected_version, actor)
         order.move_to(OrderStatus.SHIPPED)
-        return _record(order, [OrderShipped(order_id=order.id, customer_id=order.customer_id)], command, actor, at)
+        event = OrderShipped(order_id=order.id, customer_id=order.customer_id)
+        return _record(order, [event], command, actor, at, changed=("status",))
 
 
 def cancel_order(command: CancelOrder, actor, at: datetime | None) -> Recorded:
@@ -263,7 +265,7 @@ def cancel_order(command: CancelOrder, actor, at: datetime | None) -> Recorded:
         products = {product.pk: product for product in _locked_products(line.product_id for line in lines)}
         for line in lines:
             products[line.product_id].release(line.quantity)
-        Product.objects.bulk_update(products.values(), ["stock"])
+        _save_stock(products.values())
         event = OrderCancelled(
             order_id=order.id,
             customer_id=order.customer_id,
@@ -281,20 +283,30 @@ def cancel_order(command: CancelOrder, actor, at: datetime | None) -> Recorded:
             total=order.total,
             reason=command.reason,
         )
-        return _record(order, [event], command, actor, at)
+        return _record(order, [event], command, actor, at, changed=("status",))
 
 
 # --- Shared steps -----------------------------------------------------------
 
 
-def _record(aggregate, events: Sequence[DomainEvent], command: Command, actor, at: datetime | None) -> Recorded:
+def _record(
+    aggregate,
+    events: Sequence[DomainEvent],
+    command: Command,
+    actor,
+    at: datetime | None,
+    *,
+    changed: Sequence[str] = (),
+) -> Recorded:
     """Save the aggregate at its new version and append its events, recorded `at` (None: now).
 
-    The append comes last because it holds the event log's lock until commit.
+    A new aggregate is inserted whole; an existing one writes only the fields the
+    command `changed`, and its version. The append comes last because it holds the
+    event log's lock until commit.
     """
     expected_version = aggregate.version
     aggregate.version += len(events)
-    aggregate.save()
+    aggregate.save(update_fields=None if aggregate._state.adding else [*changed, "version"])
     return _append(aggregate, events, expected_version, command, actor, at)
 
 
@@ -348,6 +360,26 @@ def _locked_products(product_ids) -> list[Product]:
             f"No product {sorted(map(str, missing))[0]}.", extra={"missing": sorted(map(str, missing))}
         )
     return products
+
+
+def _save_stock(products: Iterable[Product]) -> None:
+    """Write the locked products' new stock in one statement.
+
+    bulk_update would build a CASE branch per product through the ORM, a tenth of
+    PlaceOrder's time; on PostgreSQL one UPDATE joins the rows to two arrays instead.
+    """
+    products = list(products)
+    connection = connections[WRITE_DATABASE]
+    if connection.vendor != "postgresql":
+        Product.objects.bulk_update(products, ["stock"])
+        return
+    table = connection.ops.quote_name(Product._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET stock = new.stock FROM unnest(%s::uuid[], %s::integer[]) AS new (id, stock) "
+            f"WHERE {table}.id = new.id",
+            [[product.pk for product in products], [product.stock for product in products]],
+        )
 
 
 def _locked_order(order_id: uuid.UUID, expected_version: int | None, actor) -> Order:
