@@ -16,6 +16,7 @@ younger waits: that worker goes on with it when it is done.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import typing
 import uuid
@@ -106,14 +107,19 @@ def run(command_id: uuid.UUID) -> int:
     if key is None:
         logger.warning("No command %s in the inbox", command_id)
         return 0
+    if key == command_id:  # a command that creates its aggregate has a key of its own: nothing runs after it
+        return 0 if run_oldest(key, alone=True) is None else 1
     ran = 0
     while run_oldest(key) is not None:
         ran += 1
     return ran
 
 
-def run_oldest(key: uuid.UUID) -> InboxCommand | None:
-    """Claim and run the oldest accepted command of `key`; None when there is none this worker may run."""
+def run_oldest(key: uuid.UUID, *, alone: bool = False) -> InboxCommand | None:
+    """Claim and run the oldest accepted command of `key`; None when there is none this worker may run.
+
+    `alone`: the key is one command's own, so no older command of it can be waiting.
+    """
     inbox = InboxCommand.objects.using(WRITE_DATABASE)
     claimed = None
     try:
@@ -124,7 +130,7 @@ def run_oldest(key: uuid.UUID) -> InboxCommand | None:
             if claimed is None:
                 return None
             # The oldest one was skipped: another worker holds it, and runs ours after it.
-            if accepted.filter(sequence__lt=claimed.sequence).exists():
+            if not alone and accepted.filter(sequence__lt=claimed.sequence).exists():
                 return None
             _execute(claimed)
             return claimed
@@ -223,8 +229,13 @@ def _jsonable(value):
 
 
 def _typed(dataclass_type, payload: dict) -> dict:
-    hints = typing.get_type_hints(dataclass_type)
+    hints = _type_hints(dataclass_type)
     return {name: _convert(hints[name], value) for name, value in payload.items()}
+
+
+@functools.cache
+def _type_hints(dataclass_type) -> dict:
+    return typing.get_type_hints(dataclass_type)
 
 
 def _convert(hint, value):

@@ -9,6 +9,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from kombu.exceptions import OperationalError
 
 from commands import inbox
@@ -183,6 +185,27 @@ def test_commands_of_one_aggregate_run_oldest_first_whichever_task_comes(staff_c
     quantities = [event.data["quantity"] for event in StoredEvent.objects.filter(type="ProductRestocked")]
     assert quantities == [1, 2]
     assert status_of(staff_client, first)["status"] == status_of(staff_client, second)["status"] == "succeeded"
+
+
+def test_a_command_that_creates_its_aggregate_runs_alone_in_one_claim(staff_client, monkeypatch):
+    monkeypatch.setattr(inbox, "enqueue", lambda command_id: None)
+    response = post(
+        staff_client,
+        url("register-product"),
+        {"sku": "MUG", "name": "Mug", "category": "kitchen", "price": "8.50", "stock": 3},
+        headers=ASYNC,
+    )
+    command_id = uuid.UUID(response.json()["command_id"])
+    assert InboxCommand.objects.get().ordering_key == command_id  # no aggregate yet: a key of its own
+
+    with CaptureQueriesContext(connections["default"]) as ran:
+        assert inbox.run(command_id) == 1
+
+    # A claim reads the inbox row with its actor (SQLite has no FOR UPDATE to tell it by).
+    claims = [sql for sql in (query["sql"] for query in ran.captured_queries) if "inbox" in sql and "auth_user" in sql]
+    assert len(claims) == 1, "no second claim looking for a later command of a key nobody else has"
+    assert status_of(staff_client, response)["status"] == "succeeded"
+    assert Product.objects.get().sku == "MUG"
 
 
 def test_the_sweep_runs_commands_whose_task_was_lost(staff_client, product, monkeypatch, settings):
